@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import fnmatch
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Workspace
+
+SCOPES = ("chat", "chat_agent", "chat_agent_train", "local_model_access")
+TIERS = ("slow", "medium", "fast", "ludicrous")
+
+
+class Plan(models.Model):
+    """What a subscription buys: scopes, quotas, limits and credits. `None` means unlimited."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=200, blank=True)
+    scopes = models.JSONField(default=list, help_text=f"Subset of {', '.join(SCOPES)}")
+    monthly_credits = models.PositiveBigIntegerField(null=True, blank=True)
+    requests_per_5h = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_week = models.PositiveIntegerField(null=True, blank=True)
+    rpm = models.PositiveIntegerField("requests per minute", null=True, blank=True)
+    tpm = models.PositiveBigIntegerField("tokens per minute", null=True, blank=True)
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    model_patterns = models.JSONField(
+        "models",
+        default=list,
+        blank=True,
+        help_text="Allowed model name patterns (glob, e.g. llama3*); empty = all.",
+    )
+    tiers = models.JSONField(default=list, blank=True, help_text="Allowed tiers; empty = all.")
+    prepaid = models.BooleanField(default=False, help_text="Calls draw on a prepaid balance.")
+    signup_balance = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    monthly_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    is_public = models.BooleanField(default=True)
+    order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def allows_model(self, name: str) -> bool:
+        return not self.model_patterns or any(
+            fnmatch.fnmatchcase(name, p) for p in self.model_patterns
+        )
+
+    def allows_tier(self, tier: str) -> bool:
+        return not self.tiers or tier in self.tiers
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Subscription(models.Model):
+    """A workspace's current plan. One per workspace; changing plan updates it."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="subscription"
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(
+        max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    current_period_start = models.DateTimeField(default=timezone.now)
+    current_period_end = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.workspace} on {self.plan.code} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == SubscriptionStatus.ACTIVE
+
+
+class CatalogSetting(models.Model):
+    """One key of the catalog's `settings` section (endpoint_credits, default_plan, …)."""
+
+    key = models.SlugField(max_length=60, primary_key=True)
+    value = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,76 @@
+"""Subscriptions and catalog settings."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Workspace
+
+from .models import CatalogSetting, Plan, Subscription, SubscriptionStatus
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "default_plan": "trial_chat",
+    "default_model": None,
+    "timezone": "Asia/Jakarta",
+    "peak_hours": "14:00-18:00",
+    "endpoint_credits": {},
+}
+_SETTINGS_CACHE_KEY = "catalog:settings"
+
+
+class NoDefaultPlan(RuntimeError):
+    pass
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def catalog_settings() -> dict[str, Any]:
+    """Every catalog setting, defaults filled in; cached, dropped when one changes."""
+    values = cache.get(_SETTINGS_CACHE_KEY)
+    if values is None:
+        values = dict(DEFAULT_SETTINGS)
+        values.update(CatalogSetting.objects.values_list("key", "value"))
+        cache.set(_SETTINGS_CACHE_KEY, values, timeout=300)
+    return values
+
+
+def forget_catalog_settings() -> None:
+    cache.delete(_SETTINGS_CACHE_KEY)
+
+
+def default_plan() -> Plan:
+    code = catalog_settings()["default_plan"]
+    plan = Plan.objects.filter(code=code).first()
+    if plan is None:
+        raise NoDefaultPlan(
+            f"The default plan {code!r} does not exist: run `python manage.py apply_catalog "
+            "config/catalog.yaml` (the run command does this)."
+        )
+    return plan
+
+
+@transaction.atomic
+def subscribe(workspace: Workspace, plan: Plan, *, now: datetime | None = None) -> Subscription:
+    """Put the workspace on `plan`, starting a new monthly period now."""
+    now = now or timezone.now()
+    subscription, _ = Subscription.objects.update_or_create(
+        workspace=workspace,
+        defaults={
+            "plan": plan,
+            "status": SubscriptionStatus.ACTIVE,
+            "current_period_start": now,
+            "current_period_end": add_months(now, 1),
+        },
+    )
+    return subscription

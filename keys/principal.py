@@ -1,0 +1,62 @@
+"""What authentication hands the rest of the pipeline: a frozen, cacheable snapshot."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    code: str
+    scopes: tuple[str, ...]
+    monthly_credits: int | None
+    requests_per_5h: int | None
+    requests_per_week: int | None
+    rpm: int | None
+    tpm: int | None
+    max_concurrency: int | None
+    model_patterns: tuple[str, ...]
+    tiers: tuple[str, ...]
+    prepaid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated API key with its workspace, subscription and plan."""
+
+    key_id: str
+    key_name: str
+    workspace_id: str
+    key_scopes: tuple[str, ...]
+    expires_at: float | None  # epoch seconds
+    revoked: bool
+    subscription_active: bool
+    plan: PlanLimits | None
+    key_model_patterns: tuple[str, ...] = ()
+    key_rpm: int | None = None
+    default_tier: str = ""
+    is_authenticated: bool = field(default=True, compare=False)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """Effective scopes: the key's, cut to what the plan still grants."""
+        plan_scopes = set(self.plan.scopes) if self.plan else set()
+        return frozenset(s for s in self.key_scopes if s in plan_scopes)
+
+    @property
+    def rpm(self) -> int | None:
+        plan_rpm = self.plan.rpm if self.plan else None
+        if self.key_rpm is None:
+            return plan_rpm
+        return self.key_rpm if plan_rpm is None else min(self.key_rpm, plan_rpm)
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def allows_model(self, name: str) -> bool:
+        plan_patterns = self.plan.model_patterns if self.plan else ()
+        return all(
+            not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+            for patterns in (plan_patterns, self.key_model_patterns)
+        )
