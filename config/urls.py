@@ -5,10 +5,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from keys.api import KeyInfoView
+
 from .views import HealthView
 
 api_v1 = [
     path("health", HealthView.as_view(), name="health"),
+    path("key", KeyInfoView.as_view(), name="key-info"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

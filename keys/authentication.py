@@ -77,8 +77,9 @@ def shared_cache_key(secret_hash: str) -> str:
 
 
 def forget_key(secret_hash: str) -> None:
-    """Drop one key's shared entry (key revoked, rotated or edited)."""
+    """Drop one key's entries, shared and this process's (key revoked, rotated or edited)."""
     cache.delete(shared_cache_key(secret_hash))
+    resolver.forget(secret_hash)
 
 
 def forget_all_keys() -> None:
@@ -140,8 +141,14 @@ class KeyResolver:
         if now - self._touched.get(principal.key_id, 0.0) < 60:
             return
         self._touched[principal.key_id] = now
-        if cache.add(f"authkey:used:{principal.key_id}", 1, timeout=60):
-            ApiKey.objects.filter(pk=principal.key_id).update(last_used_at=timezone.now())
+        name = f"authkey:used:{principal.key_id}"
+        if now - (cache.get(name) or 0.0) < 60:  # another process wrote it this minute
+            return
+        cache.set(name, now, timeout=120)
+        ApiKey.objects.filter(pk=principal.key_id).update(last_used_at=timezone.now())
+
+    def forget(self, secret_hash: str) -> None:
+        self._local.pop(secret_hash, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -12,4 +12,6 @@ from .models import ApiKey
 
 @receiver([post_save, post_delete], sender=ApiKey)
 def _forget_changed_key(sender: Any, instance: ApiKey, **kwargs: Any) -> None:
+    # Now, and again after commit: a reader between the two may have cached the old row.
+    forget_key(instance.secret_hash)
     transaction.on_commit(lambda: forget_key(instance.secret_hash))
