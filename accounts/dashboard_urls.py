@@ -1,7 +1,26 @@
+"""The customer dashboard, mounted at /dashboard/. Workspace pages live under w/<slug>/."""
+
 from __future__ import annotations
 
 from django.urls import path
-from django.views.generic import TemplateView
+
+from keys import views as key_views
+
+from . import views
 
 app_name = "dashboard"
-urlpatterns = [path("", TemplateView.as_view(template_name="base.html"), name="home")]
+urlpatterns = [
+    path("", views.dashboard_home, name="home"),
+    path("w/<slug:slug>/", views.WorkspaceHomeView.as_view(), name="workspace"),
+    path("w/<slug:slug>/keys/", key_views.KeyListView.as_view(), name="keys"),
+    path(
+        "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
+        key_views.KeyRotateView.as_view(),
+        name="key_rotate",
+    ),
+    path(
+        "w/<slug:slug>/keys/<uuid:key_id>/revoke/",
+        key_views.KeyRevokeView.as_view(),
+        name="key_revoke",
+    ),
+]

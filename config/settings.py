@@ -38,6 +38,9 @@ if not DEBUG and len(API_KEY_PEPPER) < 32:
 if API_KEY_PEPPER == SECRET_KEY and not DEBUG:
     raise ImproperlyConfigured("API_KEY_PEPPER must differ from SECRET_KEY.")
 
+# Encrypts upstream API keys stored in the catalog (default: derived from SECRET_KEY).
+UPSTREAM_KEYS_SECRET = env_str("UPSTREAM_KEYS_SECRET") or ""
+
 PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -67,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "proxy.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -184,6 +188,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Per-IP and per-email limits on the account forms (django-ratelimit syntax: count/period).
 ACCOUNT_RATELIMIT = env_str("ACCOUNT_RATELIMIT") or "10/m"
 RATELIMIT_USE_CACHE = "default"
+# Behind a load balancer, the client's address is in a header the balancer sets (e.g.
+# HTTP_X_REAL_IP); REMOTE_ADDR would be the balancer's own, shared by every visitor.
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 
 # --- i18n / time ------------------------------------------------------------------------------
 
@@ -235,6 +242,20 @@ SPECTACULAR_SETTINGS = {
 API_KEY_LOCAL_CACHE_SECONDS = env_int("API_KEY_LOCAL_CACHE_SECONDS", 5)
 API_KEY_SHARED_CACHE_SECONDS = env_int("API_KEY_SHARED_CACHE_SECONDS", 300)
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
+
+# --- gateway ----------------------------------------------------------------------------------
+
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 20 * 1024 * 1024)
+ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 3)
+ROUTER_DEADLINE_SECONDS = env_int("ROUTER_DEADLINE_SECONDS", 600)
+ROUTER_FAILURES_TO_COOL = env_int("ROUTER_FAILURES_TO_COOL", 3)
+ROUTER_FAILURE_WINDOW_SECONDS = env_int("ROUTER_FAILURE_WINDOW_SECONDS", 60)
+ROUTER_COOLDOWN_SECONDS = env_int("ROUTER_COOLDOWN_SECONDS", 30)
+ROUTER_KEY_COOLDOWN_SECONDS = env_int("ROUTER_KEY_COOLDOWN_SECONDS", 60)
+ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
+# The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
+OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
+DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
 
 # --- security (production) --------------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+"""Dashboard forms for API keys. The rules themselves live in keys.services."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from billing.models import Plan
+
+from .services import InvalidKeyRequest
+
+MAX_EXPIRY_DAYS = 3650
+MAX_GRACE_HOURS = 24 * 30
+DEFAULT_GRACE_HOURS = 24
+_PATTERN = re.compile(r"^[A-Za-z0-9._:/*?\[\]!-]{1,100}$")
+
+
+class KeyCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. production backend"}),
+        help_text="To recognise the key later.",
+    )
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)",
+        required=False,
+        min_value=1,
+        max_value=MAX_EXPIRY_DAYS,
+        help_text="Empty = never expires.",
+    )
+    model_patterns = forms.CharField(
+        label="Allowed models",
+        required=False,
+        max_length=1000,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. llama3*, qwen2.5:7b"}),
+        help_text="Comma-separated names or patterns (* and ? wildcards). Empty = all of the plan's models.",
+    )
+    rpm_limit = forms.IntegerField(
+        label="Requests per minute",
+        required=False,
+        min_value=1,
+        help_text="Optional, lower than the plan's limit. Empty = the plan's limit.",
+    )
+
+    def __init__(self, *args: Any, scopes: list[str], plan: Plan | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.fields["scopes"].choices = [(scope, scope) for scope in scopes]
+        if not self.is_bound:
+            self.fields["scopes"].initial = list(scopes)
+        if plan is not None and plan.rpm is not None:
+            self.fields["rpm_limit"].widget.attrs["max"] = plan.rpm
+            self.fields[
+                "rpm_limit"
+            ].help_text = f"Optional, at most the plan's {plan.rpm:,}. Empty = the plan's limit."
+
+    def clean_model_patterns(self) -> list[str]:
+        raw = self.cleaned_data.get("model_patterns") or ""
+        patterns = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+        bad = [p for p in patterns if not _PATTERN.match(p)]
+        if bad:
+            raise forms.ValidationError(
+                f"“{bad[0][:40]}” is not a model name or pattern (letters, digits, . _ : / - * ?)."
+            )
+        return patterns
+
+    def clean_rpm_limit(self) -> int | None:
+        value = self.cleaned_data.get("rpm_limit")
+        limit = self.plan.rpm if self.plan is not None else None
+        if value is not None and limit is not None and value > limit:
+            raise forms.ValidationError(
+                f"Must be at most the plan's limit of {limit:,} requests per minute."
+            )
+        return value
+
+    def expires_at(self) -> datetime | None:
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
+
+class KeyRotateForm(forms.Form):
+    grace_hours = forms.IntegerField(
+        label="Grace period (hours)",
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_HOURS,
+        help_text="How long the old key keeps working. 0 = stops at once.",
+    )
+
+    def grace_seconds(self) -> int:
+        hours = self.cleaned_data.get("grace_hours")
+        return (DEFAULT_GRACE_HOURS if hours is None else hours) * 3600
+
+
+_FIELD_OF_MESSAGE = {"name": "name", "expires_at": "expires_in_days", "rpm_limit": "rpm_limit"}
+
+
+def add_service_error(form: forms.Form, error: InvalidKeyRequest) -> None:
+    """Show keys.services' InvalidKeyRequest beside the field it is about ("name: …")."""
+    message = str(error)
+    field, sep, rest = message.partition(": ")
+    if sep and field in _FIELD_OF_MESSAGE and _FIELD_OF_MESSAGE[field] in form.fields:
+        form.add_error(_FIELD_OF_MESSAGE[field], rest[:1].upper() + rest[1:] + ".")
+    elif "scope" in message and "scopes" in form.fields:
+        form.add_error("scopes", message[:1].upper() + message[1:] + ".")
+    else:
+        form.add_error(None, message[:1].upper() + message[1:] + ".")
