@@ -7,6 +7,7 @@ YAML path (`plans[2].rpm: must be a positive integer`) and nothing is applied.
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable
@@ -219,9 +220,15 @@ def register_section(section: Section) -> None:
 
 
 def upsert(
-    model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any], label: str
+    model: type[models.Model],
+    lookup: dict[str, Any],
+    values: dict[str, Any],
+    label: str,
+    *,
+    secret: Iterable[str] = (),
 ) -> str | None:
-    """Create or update one row; a line describing the change, or None when unchanged."""
+    """Create or update one row; a line describing the change, or None when unchanged.
+    Attributes named in `secret` are reported as changed without their values."""
     instance = model.objects.filter(**lookup).first()
     if instance is None:
         model.objects.create(**lookup, **values)
@@ -230,7 +237,8 @@ def upsert(
     for attr, value in values.items():
         old = getattr(instance, attr)
         if _differs(old, value):
-            changed.append(f"{attr} {_show(old)} → {_show(value)}")
+            shown = "changed" if attr in secret else f"{_show(old)} → {_show(value)}"
+            changed.append(f"{attr} {shown}")
             setattr(instance, attr, value)
     if not changed:
         return None
@@ -365,10 +373,24 @@ register_section(
 # --- entry points ------------------------------------------------------------------------------
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any) -> Any:
+    """`${VAR}` and `${VAR:-default}` in string values, so one file serves several hosts."""
+    if isinstance(value, str):
+        return _ENV_REFERENCE.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [expand_env(item) for item in value]
+    if isinstance(value, dict):
+        return {key: expand_env(item) for key, item in value.items()}
+    return value
+
+
 def load_file(path: str | Path) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return expand_env(yaml.safe_load(handle))
     except OSError as exc:
         raise CatalogInvalid([f"{path}: cannot read ({exc.strerror})"]) from exc
     except yaml.YAMLError as exc:

@@ -88,3 +88,40 @@ class CatalogSetting(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class UsageRecord(models.Model):
+    """One call that passed authentication, successful or not. Lean: no prompts, no catalog copies."""
+
+    call_id = models.CharField(max_length=40, unique=True, help_text="ours; inserts are idempotent")
+    request_id = models.CharField(max_length=128, db_index=True, help_text="X-Request-Id")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage_records")
+    key_id = models.UUIDField(null=True, blank=True)
+    end_user = models.CharField(max_length=256, blank=True)
+    endpoint = models.CharField(max_length=40)
+    dialect = models.CharField(max_length=12)
+    requested_model = models.CharField(max_length=200, blank=True)
+    served_model = models.CharField(max_length=200, blank=True)
+    deployment_id = models.BigIntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=20, blank=True)
+    stream = models.BooleanField(default=False)
+    status = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=60, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    tokens_estimated = models.BooleanField(default=False)
+    credits = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    quota_units = models.PositiveSmallIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    incomplete = models.BooleanField(default=False, help_text="the stream was cut before its end")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["workspace", "started_at"], name="usage_by_workspace_time")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.endpoint} {self.status}"

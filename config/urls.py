@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from keys.api import KeyInfoView
+from proxy.urls import api_v1_patterns, v1_patterns
 
 from .views import HealthView
 
@@ -15,12 +16,14 @@ api_v1 = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *api_v1_patterns,
 ]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/v1/", include(api_v1)),
+    path("v1/", include(v1_patterns)),
     path("documentation/openapi.json", SpectacularAPIView.as_view(), name="openapi-json"),
     path(
         "documentation/swagger",

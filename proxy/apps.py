@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ProxyConfig(AppConfig):
     name = "proxy"
     verbose_name = "Gateway"
+
+    def ready(self) -> None:
+        from . import catalog, signals  # noqa: F401  (catalog sections; cache invalidation)

@@ -1,0 +1,104 @@
+"""Admission before a call and settlement after it: the two points where the pipeline meets
+billing. The gateway-core version records usage; quotas, limits and credits plug in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from keys.principal import Principal
+
+from .models import UsageRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Call:
+    """The facts of one gateway call, filled in as it goes."""
+
+    principal: Principal
+    request_id: str
+    endpoint: str
+    dialect: str
+    stream: bool = False
+    requested_model: str = ""
+    served_model: str = ""
+    tier: str = ""
+    end_user: str = ""
+    deployment_id: int | None = None
+    status: int = 200
+    error_code: str = ""
+    usage: Usage = field(default_factory=Usage)
+    ttft_ms: int | None = None
+    upstream_ms: float = 0.0
+    incomplete: bool = False
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(default_factory=timezone.now)
+    settled: bool = False
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = int(self.elapsed_ms())
+
+    def fail(self, status: int, code: str) -> None:
+        self.status, self.error_code = status, code
+
+
+def admit(call: Call) -> None:
+    """Check and reserve every limit for the call (quotas, rate limits, credits)."""
+
+
+def settle(call: Call) -> None:
+    """Record the call's outcome exactly once (also for failures and cut streams)."""
+    if call.settled:
+        return
+    call.settled = True
+    try:
+        UsageRecord.objects.create(
+            call_id=call.call_id,
+            request_id=call.request_id,
+            workspace_id=call.principal.workspace_id,
+            key_id=call.principal.key_id,
+            end_user=call.end_user[:256],
+            endpoint=call.endpoint,
+            dialect=call.dialect,
+            requested_model=call.requested_model[:200],
+            served_model=call.served_model,
+            deployment_id=call.deployment_id,
+            tier=call.tier,
+            stream=call.stream,
+            status=call.status,
+            error_code=call.error_code,
+            prompt_tokens=call.usage.prompt_tokens,
+            completion_tokens=call.usage.completion_tokens,
+            tokens_estimated=call.usage.estimated,
+            latency_ms=int(call.elapsed_ms()),
+            ttft_ms=call.ttft_ms,
+            incomplete=call.incomplete,
+            started_at=call.started_at,
+            finished_at=timezone.now(),
+        )
+    except Exception:
+        log.exception("could not record usage of call %s", call.call_id)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from .pipeline import request_id_of
+
+API_PREFIXES = ("/v1/", "/api/")
+
+
+class RequestIdMiddleware:
+    """Every API response carries X-Request-Id: the client's if it sent a sane one, else ours."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIXES):
+            return self.get_response(request)
+        request_id = request_id_of(request.META)
+        request.META["HTTP_X_REQUEST_ID"] = request_id
+        response = self.get_response(request)
+        response["X-Request-Id"] = request_id
+        return response
+
+
+def request_id(request: Any) -> str:
+    return request.META.get("HTTP_X_REQUEST_ID", "")

@@ -1,0 +1,337 @@
+"""The one pipeline every gateway endpoint goes through:
+
+    parse (dialect) → authenticate (DRF, before this) → resolve model and tier → admit
+    → route to an upstream → render (dialect) → settle
+
+Dialects translate at the edges; this module never looks at a wire format other than the
+canonical (OpenAI) shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+
+from billing import metering
+from billing.metering import Call, Usage
+from billing.models import TIERS
+from keys.principal import Principal
+
+from .errors import ApiError
+from .providers import UpstreamFailure, UpstreamStream
+from .registry import ModelInfo, registry
+from .router import router
+from .tokens import count_tokens, prompt_tokens
+
+TIER_HEADERS = ("HTTP_X_TIER", "HTTP_X_SIATI_TIER")
+END_USER_HEADERS = ("HTTP_X_END_USER", "HTTP_X_SIATI_USER")
+_REQUEST_ID = re.compile(r"^[\w.:\-]{1,128}$")
+
+
+class Dialect(Protocol):
+    name: str
+
+    def error_response(self, error: ApiError) -> HttpResponse: ...
+
+    def render(self, call: Call, result: dict[str, Any]) -> HttpResponse: ...
+
+    def render_stream(self, call: Call, chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]: ...
+
+    def stream_error(self, error: ApiError) -> bytes: ...
+
+
+# --- request facts ------------------------------------------------------------------------------
+
+
+def request_id_of(meta: dict[str, Any]) -> str:
+    supplied = meta.get("HTTP_X_REQUEST_ID", "").strip()
+    return supplied if _REQUEST_ID.match(supplied) else f"req_{uuid.uuid4().hex}"
+
+
+def read_body(request: Any) -> bytes:
+    """The raw body, refused with 413 before it is read when it is over the limit."""
+    limit = settings.GATEWAY_MAX_BODY_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    too_large = ApiError(
+        413, "request_too_large", f"Request body is larger than the limit of {limit} bytes."
+    )
+    if length > limit:
+        raise too_large
+    raw = request.read(limit + 1) if not length else request.read(length)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def tier_of(meta: dict[str, Any], principal: Principal) -> str:
+    tier = next((meta[h].strip() for h in TIER_HEADERS if meta.get(h, "").strip()), "")
+    tier = tier.lower() or principal.default_tier
+    if not tier:
+        return ""
+    if tier not in TIERS:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"X-Tier: unknown tier {json.dumps(tier)}; expected one of {', '.join(TIERS)}",
+            param="X-Tier",
+        )
+    if principal.plan and principal.plan.tiers and tier not in principal.plan.tiers:
+        raise ApiError(
+            403,
+            "tier_not_allowed",
+            f"Tier {tier!r} is not included in your plan (allowed: {', '.join(principal.plan.tiers)}).",
+        )
+    return tier
+
+
+def end_user_of(meta: dict[str, Any], body: dict[str, Any]) -> str:
+    header = next((meta[h].strip() for h in END_USER_HEADERS if meta.get(h, "").strip()), "")
+    user = body.get("user")
+    return header or (user if isinstance(user, str) else "")
+
+
+def start_call(request: Any, *, endpoint: str, dialect: str, stream: bool) -> Call:
+    return Call(
+        principal=request.auth,
+        request_id=request_id_of(request.META),
+        endpoint=endpoint,
+        dialect=dialect,
+        stream=stream,
+    )
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def resolve_model(name: str, principal: Principal, kind: str | None) -> ModelInfo:
+    """Exact name, alias, then alias pattern; 404 if none; 403 if the plan or key excludes it."""
+    model = registry.snapshot().resolve(name, principal.workspace_id)
+    if model is None:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"The model {name!r} does not exist. GET /v1/models lists the models you can use.",
+            param="model",
+        )
+    if not principal.allows_model(model.name):
+        raise ApiError(
+            403,
+            "model_not_allowed",
+            f"Your plan or API key does not allow the model {model.name!r}.",
+            param="model",
+        )
+    if kind is not None and model.kind != kind:
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            f"model: {model.name!r} is a {model.kind} model and cannot serve this endpoint.",
+            param="model",
+        )
+    return model
+
+
+def visible_models(principal: Principal) -> list[ModelInfo]:
+    return [
+        m
+        for m in registry.snapshot().visible_to(principal.workspace_id)
+        if principal.allows_model(m.name)
+    ]
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+def usage_from(result: dict[str, Any]) -> Usage | None:
+    usage = result.get("usage")
+    if not isinstance(usage, dict) or "prompt_tokens" not in usage:
+        return None
+    return Usage(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def delivered_text(chunk: dict[str, Any]) -> str:
+    """The text a chunk (or a whole answer) carries: content, reasoning, tool-call arguments."""
+    parts: list[str] = []
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        for holder in (choice.get("delta"), choice.get("message")):
+            if not isinstance(holder, dict):
+                continue
+            for name in ("content", "reasoning_content", "reasoning"):
+                if isinstance(holder.get(name), str):
+                    parts.append(holder[name])
+            for tool_call in holder.get("tool_calls") or ():
+                function = tool_call.get("function") or {}
+                parts += [function.get("name") or "", function.get("arguments") or ""]
+        if isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+    return " ".join(p for p in parts if p)
+
+
+class UsageMeter:
+    """Follows a stream: the upstream's usage when it reports one, else an estimate of what was
+    delivered (prompt + tokens of the chunks that reached the client)."""
+
+    def __init__(self, call: Call, prompt_estimate: int) -> None:
+        self.call = call
+        self.prompt_estimate = prompt_estimate
+        self.reported: Usage | None = None
+        self.delivered_tokens = 0
+
+    def saw(self, chunk: dict[str, Any]) -> None:
+        if (usage := usage_from(chunk)) is not None:
+            self.reported = usage
+
+    def delivered(self, chunk: dict[str, Any]) -> None:
+        self.delivered_tokens += count_tokens(delivered_text(chunk))
+
+    def finish(self) -> None:
+        if self.reported is not None and not self.call.incomplete:
+            self.call.usage = self.reported
+        else:
+            prompt = self.reported.prompt_tokens if self.reported else self.prompt_estimate
+            self.call.usage = Usage(
+                prompt,
+                self.delivered_tokens,
+                estimated=self.reported is None or self.call.incomplete,
+            )
+
+
+def estimate_prompt(body: dict[str, Any]) -> int:
+    if isinstance(body.get("messages"), list):
+        return prompt_tokens(body["messages"])
+    prompt = body.get("prompt", body.get("input", ""))
+    if isinstance(prompt, list):
+        return sum(count_tokens(p) for p in prompt if isinstance(p, str))
+    return count_tokens(prompt) if isinstance(prompt, str) else 0
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+
+
+def run(
+    call: Call,
+    body: dict[str, Any],
+    *,
+    meta: dict[str, Any],
+    operation: str,
+    dialect: Dialect,
+    model_kind: str = "chat",
+) -> HttpResponse:
+    """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape)."""
+    try:
+        call.requested_model = str(body.get("model", ""))
+        model = resolve_model(call.requested_model, call.principal, model_kind)
+        call.served_model = model.name
+        call.tier = tier_of(meta, call.principal)
+        call.end_user = end_user_of(meta, body)
+        metering.admit(call)
+        upstream_body = prepare_upstream_body(body, call)
+        routed = router.call(
+            model, upstream_body, operation=operation, stream=call.stream, tier=call.tier or None
+        )
+    except ApiError as error:
+        call.fail(error.status, error.code)
+        metering.settle(call)
+        raise
+    call.deployment_id = routed.deployment.id
+    call.upstream_ms = routed.upstream_ms
+    if isinstance(routed.result, UpstreamStream):
+        return stream_response(call, routed.result, body, dialect)
+    return complete_response(call, routed.result, body, dialect)
+
+
+def prepare_upstream_body(body: dict[str, Any], call: Call) -> dict[str, Any]:
+    upstream = dict(body)
+    if call.stream:
+        upstream["stream"] = True
+        upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    if call.end_user:
+        upstream["user"] = call.end_user
+    return upstream
+
+
+def complete_response(
+    call: Call, result: dict[str, Any], body: dict[str, Any], dialect: Dialect
+) -> HttpResponse:
+    call.mark_first_token()
+    usage = usage_from(result)
+    if usage is None:
+        usage = Usage(estimate_prompt(body), count_tokens(delivered_text(result)), estimated=True)
+    call.usage = usage
+    result["model"] = call.requested_model
+    response = dialect.render(call, result)
+    gateway_ms = max(0.0, call.elapsed_ms() - call.upstream_ms)
+    response["Server-Timing"] = f"gateway;dur={gateway_ms:.1f}, upstream;dur={call.upstream_ms:.1f}"
+    metering.settle(call)
+    return response
+
+
+def stream_response(
+    call: Call, upstream: UpstreamStream, body: dict[str, Any], dialect: Dialect
+) -> StreamingHttpResponse:
+    meter = UsageMeter(call, estimate_prompt(body))
+    upstream_done = False
+
+    def chunks() -> Iterator[dict[str, Any]]:
+        nonlocal upstream_done
+        for chunk in upstream:
+            meter.saw(chunk)
+            chunk["model"] = call.requested_model
+            yield chunk
+        upstream_done = True
+
+    def events() -> Iterator[bytes]:
+        try:
+            source = chunks()
+            yield from dialect.render_stream(call, _delivering(source, meter, call))
+        except UpstreamFailure as failure:
+            call.incomplete = True
+            call.fail(502, "upstream_error")
+            yield dialect.stream_error(
+                ApiError(
+                    502, "upstream_error", f"The upstream stream broke off: {failure.message}."
+                )
+            )
+        except GeneratorExit:
+            if not upstream_done:  # a client may hang up once it has read the last event
+                call.incomplete = True
+                call.fail(499, "client_disconnected")
+            raise
+        finally:
+            upstream.close()
+            meter.finish()
+            metering.settle(call)
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _delivering(
+    source: Iterator[dict[str, Any]], meter: UsageMeter, call: Call
+) -> Iterator[dict[str, Any]]:
+    """Counts a chunk as delivered once the consumer asks for the next one (so it was sent)."""
+    for chunk in source:
+        if delivered_text(chunk):
+            call.mark_first_token()
+        yield chunk
+        meter.delivered(chunk)
+
+
+def now_epoch() -> int:
+    return int(time.time())

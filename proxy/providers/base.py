@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+CONNECT_TIMEOUT = 5.0
+
+
+class UpstreamFailure(Exception):
+    """A call that did not produce a usable answer. `kind` says what failed:
+    connect | timeout | status | protocol | config.
+
+    `retryable` failures move the router to the next deployment; `key_fault` ones also cool the
+    API key used; the others are the client's own fault and go back to it as `client_status`.
+    Messages are safe to show: never an upstream key or an upstream's auth error body.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        client_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        self.client_message = client_message
+
+    @property
+    def key_fault(self) -> bool:
+        return self.kind == "status" and self.status in (401, 402, 403, 429)
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind in ("connect", "timeout", "protocol", "config"):
+            return True
+        return self.status is not None and (self.status >= 500 or self.key_fault)
+
+    def __repr__(self) -> str:
+        return f"UpstreamFailure({self.kind!r}, {self.message!r}, status={self.status})"
+
+
+class UpstreamStream:
+    """An open streamed answer: iterate for canonical chunks; close() releases the connection."""
+
+    def __init__(self, events: Iterator[dict[str, Any]], response: Any) -> None:
+        self._events = events
+        self._response = response
+        self.first: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self.first is not None:
+            first, self.first = self.first, None
+            yield first
+        yield from self._events
+
+    def prime(self) -> None:
+        """Read the first event now, so failures before the first byte can fail over."""
+        try:
+            self.first = next(self._events)
+        except StopIteration:
+            raise UpstreamFailure(
+                "protocol", "the upstream closed the stream without data"
+            ) from None
+
+    def close(self) -> None:
+        # Closing a broken connection must not mask the real outcome.
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    """One pooled session per thread: connections are reused, never opened per request."""
+    current = getattr(_local, "session", None)
+    if current is None:
+        current = requests.Session()
+        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
+        current.mount("http://", adapter)
+        current.mount("https://", adapter)
+        current.trust_env = False
+        _local.session = current
+    return current
+
+
+class Provider:
+    """The interface of an upstream kind."""
+
+    def chat(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        raise NotImplementedError
+
+    def completion(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        raise NotImplementedError
+
+    def embeddings(self, base_url: str, key: str | None, body: dict, *, timeout: float) -> dict:
+        raise NotImplementedError

@@ -1,0 +1,238 @@
+"""Choose a deployment, call it, and fail over.
+
+Within the best priority group, deployments are tried in a weighted random order; then the next
+group. Connect errors, timeouts, 429 and 5xx move on to the next deployment (bounded attempts and
+a total deadline); other 4xx go back to the client. A deployment failing repeatedly is cooled
+down, and an API key answering 401/402/403/429 is cooled alone; both states live in the shared
+cache, so every process skips them. A stream fails over only before its first byte.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from .credentials import CredentialError, reveal
+from .errors import ApiError
+from .providers import UpstreamFailure, UpstreamStream, provider_for
+from .registry import DeploymentInfo, ModelInfo, UpstreamInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RouteResult:
+    deployment: DeploymentInfo
+    result: dict | UpstreamStream
+    attempts: int
+    upstream_ms: float
+
+
+def weighted_order(deployments: list[DeploymentInfo], rng: random.Random) -> list[DeploymentInfo]:
+    """A random order where heavier deployments tend to come first (Efraimidis–Spirakis)."""
+    return sorted(deployments, key=lambda d: rng.random() ** (1.0 / max(d.weight, 1)), reverse=True)
+
+
+def _cooldown_key(deployment_id: int) -> str:
+    return f"router:cool:dep:{deployment_id}"
+
+
+def _key_cooldown_key(upstream_id: int, index: int) -> str:
+    return f"router:cool:key:{upstream_id}:{index}"
+
+
+class Router:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+        self._key_turn: dict[int, itertools.count] = defaultdict(itertools.count)
+        self._failing: set[int] = set()  # deployments with a failure count to clear on success
+
+    # --- shared state ---------------------------------------------------------------------------
+
+    def cooled_until(self, deployments: list[DeploymentInfo]) -> dict[int, float]:
+        now = time.time()
+        names = {_cooldown_key(d.id): d.id for d in deployments}
+        found = cache.get_many(list(names)) if names else {}
+        return {names[k]: until for k, until in found.items() if until and until > now}
+
+    def record_failure(self, deployment: DeploymentInfo) -> None:
+        name = f"router:fail:dep:{deployment.id}"
+        window = settings.ROUTER_FAILURE_WINDOW_SECONDS
+        cache.add(name, 0, timeout=window)
+        try:
+            failures = cache.incr(name)
+        except ValueError:
+            failures = 1
+            cache.set(name, 1, timeout=window)
+        self._failing.add(deployment.id)
+        if failures >= settings.ROUTER_FAILURES_TO_COOL:
+            until = time.time() + settings.ROUTER_COOLDOWN_SECONDS
+            cache.set(
+                _cooldown_key(deployment.id), until, timeout=settings.ROUTER_COOLDOWN_SECONDS + 60
+            )
+            cache.delete(name)
+            log.warning(
+                "deployment %s cooled down for %ss", deployment.id, settings.ROUTER_COOLDOWN_SECONDS
+            )
+
+    def record_success(self, deployment: DeploymentInfo) -> None:
+        if deployment.id in self._failing:
+            self._failing.discard(deployment.id)
+            cache.delete(f"router:fail:dep:{deployment.id}")
+
+    def pick_key(self, upstream: UpstreamInfo) -> tuple[int, str | None] | None:
+        """(index, key) of the next key in turn that is not cooled; None if all are."""
+        keys = upstream.api_keys
+        if not keys:
+            return (-1, None)
+        start = next(self._key_turn[upstream.id])
+        order = [(start + i) % len(keys) for i in range(len(keys))]
+        cooled = cache.get_many([_key_cooldown_key(upstream.id, i) for i in order])
+        now = time.time()
+        for index in order:
+            until = cooled.get(_key_cooldown_key(upstream.id, index))
+            if until and until > now:
+                continue
+            try:
+                return index, reveal(keys[index])
+            except CredentialError as exc:
+                log.error("upstream %s key #%s unusable: %s", upstream.name, index, exc)
+        return None
+
+    def cool_key(self, upstream: UpstreamInfo, index: int, seconds: float | None) -> None:
+        seconds = max(1.0, seconds or settings.ROUTER_KEY_COOLDOWN_SECONDS)
+        cache.set(
+            _key_cooldown_key(upstream.id, index), time.time() + seconds, timeout=int(seconds) + 60
+        )
+        log.warning("upstream %s key #%s cooled for %ss", upstream.name, index, seconds)
+
+    # --- the call -------------------------------------------------------------------------------
+
+    def candidates(self, model: ModelInfo, tier: str | None) -> list[DeploymentInfo]:
+        serving = [d for d in model.deployments if d.serves_tier(tier)]
+        if not serving:
+            raise ApiError(
+                503,
+                "upstream_unavailable",
+                f"No deployment of {model.name} serves tier {tier!r}."
+                if tier
+                else f"{model.name} has no deployment.",
+                headers={"Retry-After": str(settings.ROUTER_RETRY_AFTER_SECONDS)},
+            )
+        cooled = self.cooled_until(serving)
+        ordered: list[DeploymentInfo] = []
+        for priority in sorted({d.priority for d in serving}):
+            group = [d for d in serving if d.priority == priority and d.id not in cooled]
+            ordered += weighted_order(group, self.rng)
+        if not ordered:
+            wait = max(1, int(min(cooled.values()) - time.time() + 0.999))
+            raise ApiError(
+                503,
+                "upstream_unavailable",
+                f"Every deployment of {model.name} is cooling down after failures; retry in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        return ordered
+
+    def call(
+        self,
+        model: ModelInfo,
+        body: dict[str, Any],
+        *,
+        operation: str,
+        stream: bool,
+        tier: str | None,
+    ) -> RouteResult:
+        deadline = time.monotonic() + settings.ROUTER_DEADLINE_SECONDS
+        last: UpstreamFailure | None = None
+        attempts = 0
+        for deployment in self.candidates(model, tier):
+            if attempts >= settings.ROUTER_MAX_ATTEMPTS or time.monotonic() >= deadline:
+                break
+            picked = self.pick_key(deployment.upstream)
+            if picked is None:
+                last = UpstreamFailure(
+                    "status", "every key of the upstream is cooling down", status=429
+                )
+                continue
+            attempts += 1
+            started = time.perf_counter()
+            try:
+                result = self._attempt(deployment, picked[1], body, operation, stream, deadline)
+            except UpstreamFailure as failure:
+                last = failure
+                log.warning(
+                    "deployment %s (%s) failed: %s",
+                    deployment.id,
+                    deployment.upstream.name,
+                    failure.message,
+                )
+                if failure.key_fault and picked[1] is not None:
+                    self.cool_key(deployment.upstream, picked[0], failure.retry_after)
+                if not failure.retryable:
+                    raise client_error(failure) from failure
+                self.record_failure(deployment)
+                continue
+            self.record_success(deployment)
+            upstream_ms = (time.perf_counter() - started) * 1000
+            return RouteResult(deployment, result, attempts, upstream_ms)
+        raise exhausted(model, last)
+
+    def _attempt(
+        self,
+        deployment: DeploymentInfo,
+        key: str | None,
+        body: dict[str, Any],
+        operation: str,
+        stream: bool,
+        deadline: float,
+    ) -> dict | UpstreamStream:
+        provider = provider_for(deployment.upstream.kind)
+        timeout = max(0.1, min(deployment.upstream.timeout, deadline - time.monotonic()))
+        payload = {**body, "model": deployment.upstream_model}
+        base = deployment.upstream.base_url
+        if operation == "embeddings":
+            return provider.embeddings(base, key, payload, timeout=timeout)
+        call = provider.chat if operation == "chat" else provider.completion
+        result = call(base, key, payload, stream=stream, timeout=timeout)
+        if isinstance(result, UpstreamStream):
+            try:
+                result.prime()
+            except BaseException:
+                result.close()
+                raise
+        return result
+
+
+def client_error(failure: UpstreamFailure) -> ApiError:
+    """An upstream 4xx that is the client's own doing, passed on without upstream secrets."""
+    status = failure.status or 400
+    code = {404: "model_not_found", 413: "request_too_large"}.get(status, "invalid_request_error")
+    return ApiError(status, code, failure.client_message or "The upstream rejected the request.")
+
+
+def exhausted(model: ModelInfo, last: UpstreamFailure | None) -> ApiError:
+    if last is not None and last.kind == "timeout":
+        return ApiError(
+            504, "upstream_timeout", f"The upstream serving {model.name} did not answer in time."
+        )
+    retry_after = settings.ROUTER_RETRY_AFTER_SECONDS
+    if last is not None and last.retry_after:
+        retry_after = max(1, int(last.retry_after + 0.999))
+    return ApiError(
+        503,
+        "upstream_unavailable",
+        f"No upstream could serve {model.name} right now; retry in {retry_after} s.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+router = Router()

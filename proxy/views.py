@@ -1,0 +1,298 @@
+"""Gateway endpoints: thin. Each parses its body, then hands over to proxy.pipeline.run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.views import APIView
+
+from . import schema
+from .dialects.openai import OpenAIDialect, wants_usage
+from .errors import ApiError, as_api_error
+from .pipeline import read_body, resolve_model, run, start_call, visible_models
+from .registry import ModelInfo
+from .validation import (
+    check_chat_request,
+    check_integer,
+    check_sampling,
+    fault,
+    parse_json_object,
+    require_string,
+)
+
+log = logging.getLogger(__name__)
+
+
+class GatewayView(APIView):
+    """Base of every gateway endpoint: key auth and the `chat` scope, errors in the dialect's format,
+    and never an HTML 500."""
+
+    required_scope = "chat"
+    parser_classes: list = []
+    error_dialect: Any = OpenAIDialect()
+
+    def render_error(self, error: ApiError) -> HttpResponse:
+        return self.error_dialect.error_response(error)
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if as_api_error(exc) is None:
+            log.exception("unexpected error in %s", type(self).__name__)
+            exc = ApiError(
+                500, "internal_error", "The gateway failed unexpectedly; it has been logged."
+            )
+        return super().handle_exception(exc)
+
+    def json_body(self, request: Any) -> dict[str, Any]:
+        return parse_json_object(read_body(request))
+
+
+class ChatCompletionsView(GatewayView):
+    """POST /v1/chat/completions (and /api/v1/chat/completions): OpenAI Chat Completions."""
+
+    endpoint = "chat_completions"
+    force_stream: bool | None = None
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.ChatCompletionRequest,
+        responses={
+            200: OpenApiResponse(schema.ChatCompletion, description=schema.SSE_DESCRIPTION),
+            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        body = self.json_body(request)
+        check_chat_request(body)
+        stream = self.force_stream if self.force_stream is not None else body.get("stream") is True
+        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=stream)
+        dialect = OpenAIDialect(include_usage=wants_usage(body))
+        return run(call, body, meta=request.META, operation="chat", dialect=dialect)
+
+
+class ApiChatView(ChatCompletionsView):
+    """POST /api/v1/chat: an OpenAI chat body, a chat.completion answer."""
+
+    endpoint = "chat"
+
+
+class ApiChatStreamView(ChatCompletionsView):
+    """POST /api/v1/chat/stream: the same body, always answered as a server-sent event stream."""
+
+    endpoint = "chat_stream"
+    force_stream = True
+
+
+class CompletionsView(GatewayView):
+    """POST /v1/completions: legacy text completions."""
+
+    endpoint = "completions"
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.CompletionRequest,
+        responses={
+            200: OpenApiResponse(
+                schema.Completion,
+                description="With stream: true, text_completion chunks as server-sent events.",
+            ),
+            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        body = self.json_body(request)
+        require_string(body, "model")
+        prompt = body.get("prompt")
+        if prompt is None:
+            raise fault("prompt", "is required")
+        if not isinstance(prompt, str) and not (
+            isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt)
+        ):
+            raise fault("prompt", "expected a string or a non-empty array of strings")
+        check_sampling(body)
+        stream = body.get("stream") is True
+        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=stream)
+        dialect = OpenAIDialect(include_usage=wants_usage(body))
+        return run(call, body, meta=request.META, operation="completion", dialect=dialect)
+
+
+class EmbeddingsView(GatewayView):
+    """POST /v1/embeddings."""
+
+    endpoint = "embeddings"
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.EmbeddingRequest,
+        responses={
+            200: schema.EmbeddingList,
+            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        body = self.json_body(request)
+        require_string(body, "model")
+        value = body.get("input")
+        if value is None:
+            raise fault("input", "is required")
+        valid = isinstance(value, str) or (
+            isinstance(value, list)
+            and value
+            and (all(isinstance(v, str) for v in value) or all(isinstance(v, int) for v in value))
+        )
+        if not valid:
+            raise fault("input", "expected a string or a non-empty array of strings")
+        if isinstance(value, list) and len(value) > 2048:
+            raise fault("input", f"at most 2048 inputs, got {len(value)}")
+        check_integer(body, "dimensions", 1)
+        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
+        return run(
+            call,
+            body,
+            meta=request.META,
+            operation="embeddings",
+            dialect=OpenAIDialect(),
+            model_kind="embedding",
+        )
+
+
+class GenerateDialect(OpenAIDialect):
+    """/api/v1/generate answers with the generated text and usage (not a chat.completion)."""
+
+    def render(self, call: Any, result: dict[str, Any]) -> HttpResponse:
+        choice = (result.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        return JsonResponse(
+            {
+                "id": result.get("id"),
+                "object": "text.generation",
+                "created": result.get("created"),
+                "model": result.get("model"),
+                "response": message.get("content") or "",
+                "finish_reason": choice.get("finish_reason"),
+                "usage": {
+                    "prompt_tokens": call.usage.prompt_tokens,
+                    "completion_tokens": call.usage.completion_tokens,
+                    "total_tokens": call.usage.total_tokens,
+                },
+            },
+            json_dumps_params={"ensure_ascii": False},
+        )
+
+
+GENERATE_FIELDS = {"model", "prompt", "system"}
+
+
+class GenerateView(GatewayView):
+    """POST /api/v1/generate: {model, prompt, system?, …sampling} → {response, usage}."""
+
+    endpoint = "generate"
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.GenerateRequest,
+        responses={
+            200: schema.Generation,
+            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        body = self.json_body(request)
+        require_string(body, "model")
+        prompt = require_string(body, "prompt")
+        system = body.get("system")
+        if system is not None and not isinstance(system, str):
+            raise fault("system", "expected a string")
+        if body.get("stream") is True:
+            raise fault("stream", "is not supported here; use POST /api/v1/chat/stream")
+        check_sampling(body)
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        canonical = {k: v for k, v in body.items() if k not in GENERATE_FIELDS | {"stream"}}
+        canonical.update(model=body["model"], messages=messages)
+        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
+        return run(call, canonical, meta=request.META, operation="chat", dialect=GenerateDialect())
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def model_object(model: ModelInfo, *, rich: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": model.name,
+        "object": "model",
+        "created": model.created,
+        "owned_by": "workspace" if model.workspace_id else "tollgate",
+    }
+    if rich:
+        data.update(
+            kind=model.kind,
+            description=model.description,
+            context_window=model.context_window,
+            pricing={
+                "input_per_mtok": str(model.input_price_per_mtok),
+                "output_per_mtok": str(model.output_price_per_mtok),
+                "currency": "USD",
+            },
+            quota_weight={"offpeak": model.quota_weight_offpeak, "peak": model.quota_weight_peak},
+            capabilities=list(model.capabilities),
+            aliases=list(model.aliases),
+        )
+    return data
+
+
+class ModelsView(GatewayView):
+    """GET /v1/models: the models this key may call (OpenAI list shape)."""
+
+    rich = False
+
+    @extend_schema(
+        tags=["models"],
+        operation_id="v1_models_list",
+        responses={200: schema.ModelList, **schema.error_responses(401, 403)},
+    )
+    def get(self, request: Any) -> HttpResponse:
+        data = [model_object(m, rich=self.rich) for m in visible_models(request.auth)]
+        return JsonResponse({"object": "list", "data": data})
+
+
+class RichModelsView(ModelsView):
+    """GET /api/v1/models: the same list plus context window, prices and capabilities."""
+
+    rich = True
+
+    @extend_schema(
+        tags=["models"],
+        operation_id="api_v1_models_list",
+        responses={200: schema.RichModelList, **schema.error_responses(401, 403)},
+    )
+    def get(self, request: Any) -> HttpResponse:
+        return super().get(request)
+
+
+class ModelDetailView(GatewayView):
+    """GET /v1/models/{id}: one model, by name or alias."""
+
+    rich = False
+
+    @extend_schema(
+        tags=["models"],
+        responses={200: schema.ModelObject, **schema.error_responses(401, 403, 404)},
+    )
+    def get(self, request: Any, model_id: str) -> HttpResponse:
+        model = resolve_model(model_id, request.auth, kind=None)
+        return JsonResponse(model_object(model, rich=self.rich))
+
+
+class RichModelDetailView(ModelDetailView):
+    rich = True
+
+    @extend_schema(
+        tags=["models"],
+        responses={200: schema.RichModelObject, **schema.error_responses(401, 403, 404)},
+    )
+    def get(self, request: Any, model_id: str) -> HttpResponse:
+        return super().get(request, model_id)
