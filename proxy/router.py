@@ -155,35 +155,35 @@ class Router:
         last: UpstreamFailure | None = None
         attempts = 0
         for deployment in self.candidates(model, tier):
-            if attempts >= settings.ROUTER_MAX_ATTEMPTS or time.monotonic() >= deadline:
-                break
-            picked = self.pick_key(deployment.upstream)
-            if picked is None:
-                last = UpstreamFailure(
-                    "status", "every key of the upstream is cooling down", status=429
-                )
-                continue
-            attempts += 1
-            started = time.perf_counter()
-            try:
-                result = self._attempt(deployment, picked[1], body, operation, stream, deadline)
-            except UpstreamFailure as failure:
-                last = failure
-                log.warning(
-                    "deployment %s (%s) failed: %s",
-                    deployment.id,
-                    deployment.upstream.name,
-                    failure.message,
-                )
-                if failure.key_fault and picked[1] is not None:
-                    self.cool_key(deployment.upstream, picked[0], failure.retry_after)
-                if not failure.retryable:
-                    raise client_error(failure) from failure
-                self.record_failure(deployment)
-                continue
-            self.record_success(deployment)
-            upstream_ms = (time.perf_counter() - started) * 1000
-            return RouteResult(deployment, result, attempts, upstream_ms)
+            while attempts < settings.ROUTER_MAX_ATTEMPTS and time.monotonic() < deadline:
+                picked = self.pick_key(deployment.upstream)
+                if picked is None:
+                    last = UpstreamFailure(
+                        "status", "every key of the upstream is cooling down", status=429
+                    )
+                    break
+                attempts += 1
+                started = time.perf_counter()
+                try:
+                    result = self._attempt(deployment, picked[1], body, operation, stream, deadline)
+                except UpstreamFailure as failure:
+                    last = failure
+                    log.warning(
+                        "deployment %s (%s) failed: %s",
+                        deployment.id,
+                        deployment.upstream.name,
+                        failure.message,
+                    )
+                    if failure.key_fault and picked[1] is not None:
+                        self.cool_key(deployment.upstream, picked[0], failure.retry_after)
+                        continue  # the key's fault, not the deployment's: next key, same place
+                    if not failure.retryable:
+                        raise client_error(failure) from failure
+                    self.record_failure(deployment)
+                    break
+                self.record_success(deployment)
+                upstream_ms = (time.perf_counter() - started) * 1000
+                return RouteResult(deployment, result, attempts, upstream_ms)
         raise exhausted(model, last)
 
     def _attempt(

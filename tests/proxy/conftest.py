@@ -1,0 +1,108 @@
+"""Gateway fixtures: fake upstreams (real HTTP servers), a catalog pointing at them, and SDK
+clients talking to the gateway in-process through WSGI (same database transaction as the test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anthropic
+import httpx2
+import openai
+import pytest
+
+from bench.fake_upstream import FakeUpstream
+from config.wsgi import application
+from proxy.models import Deployment, Model, ModelKind, Upstream, UpstreamKind
+from proxy.registry import registry
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def upstream_b() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset_upstreams(request: pytest.FixtureRequest) -> None:
+    for name in ("upstream", "upstream_b"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).reset()
+
+
+def add_upstream(
+    server: FakeUpstream, name: str, kind: str = UpstreamKind.OLLAMA, **extra
+) -> Upstream:
+    return Upstream.objects.create(name=name, kind=kind, base_url=server.url, timeout=5, **extra)
+
+
+def deploy(model: Model, upstream: Upstream, upstream_model: str, **extra) -> Deployment:
+    deployment = Deployment.objects.create(
+        model=model, upstream=upstream, upstream_model=upstream_model, **extra
+    )
+    registry.invalidate()
+    return deployment
+
+
+@pytest.fixture
+def gateway(catalog, upstream: FakeUpstream) -> dict:
+    """llama3.2 (chat, with aliases and a glob) and nomic-embed-text, served by `upstream`."""
+    ollama = add_upstream(upstream, "fake-ollama")
+    llama = Model.objects.create(
+        name="llama3.2",
+        aliases=["gpt-4o-mini", "claude-3-5-haiku*"],
+        context_window=131072,
+        input_price_per_mtok="0.05",
+        output_price_per_mtok="0.10",
+        capabilities=["tools", "vision", "json", "streaming"],
+    )
+    embed = Model.objects.create(
+        name="nomic-embed-text", kind=ModelKind.EMBEDDING, aliases=["text-embedding-3-small"]
+    )
+    prefixed = Model.objects.create(name="anthropic/claude-haiku-4-5-20251001")
+    deploy(llama, ollama, "llama3.2")
+    deploy(embed, ollama, "nomic-embed-text")
+    deploy(prefixed, ollama, "llama3.2")
+    registry.invalidate()
+    return {"upstream": ollama, "llama": llama, "embed": embed}
+
+
+def wsgi_http_client() -> httpx2.Client:
+    return httpx2.Client(
+        transport=httpx2.WSGITransport(app=application), base_url="http://testserver"
+    )
+
+
+@pytest.fixture
+def openai_client(gateway, key_a) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url="http://testserver/v1",
+        api_key=key_a.secret,
+        http_client=wsgi_http_client(),
+        max_retries=0,
+    )
+
+
+@pytest.fixture
+def openai_client_api_v1(gateway, key_a) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url="http://testserver/api/v1",
+        api_key=key_a.secret,
+        http_client=wsgi_http_client(),
+        max_retries=0,
+    )
+
+
+@pytest.fixture
+def anthropic_client(gateway, key_a) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        base_url="http://testserver",
+        api_key=key_a.secret,
+        http_client=wsgi_http_client(),
+        max_retries=0,
+    )
