@@ -1,6 +1,6 @@
 """Run the whole gateway in one command: migrations, the default catalog on an empty database,
 the web server (gunicorn, one gthread worker: counters are in-process in the embedded setup), a
-Celery worker, and, when no upstream is configured, the demo upstream."""
+Celery worker, and, when OLLAMA_BASE_URL is unset, the demo upstream (bench/fake_upstream)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ class Command(BaseCommand):
         ]  # fmt: skip
 
     def _extra_processes(self) -> dict[str, list[str]]:
-        """Processes other apps add (the demo upstream arrives with the gateway core)."""
-        return {}
+        """The demo upstream (speaks Ollama's API) when no real Ollama is configured."""
+        if settings.OLLAMA_BASE_URL:
+            return {}
+        port = str(settings.DEMO_UPSTREAM_PORT)
+        return {"demo-upstream": [sys.executable, "-m", "bench.fake_upstream", "--port", port]}
 
     def _supervise(self, commands: dict[str, list[str]]) -> None:
         base_dir = Path(settings.BASE_DIR)

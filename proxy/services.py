@@ -1,0 +1,53 @@
+"""Catalog operations on upstreams."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .models import Deployment, Model, ModelKind, Upstream, UpstreamKind
+from .providers.base import CONNECT_TIMEOUT, session
+
+
+class ImportFailed(RuntimeError):
+    pass
+
+
+def ollama_tags(upstream: Upstream) -> list[dict]:
+    """The models an Ollama server has (`GET /api/tags`)."""
+    if upstream.kind != UpstreamKind.OLLAMA:
+        raise ImportFailed(f"{upstream.name} is not an Ollama upstream")
+    try:
+        response = session().get(
+            f"{upstream.base_url.rstrip('/')}/api/tags",
+            timeout=(CONNECT_TIMEOUT, upstream.timeout),
+            allow_redirects=False,
+        )
+        response.raise_for_status()
+        models = response.json().get("models", [])
+    except Exception as exc:  # any network or format problem is reported the same way
+        raise ImportFailed(f"{upstream.name}: cannot list models ({type(exc).__name__})") from exc
+    return [m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+
+def _kind_of(tag: dict) -> str:
+    families = (tag.get("details") or {}).get("families") or []
+    name = tag["name"].lower()
+    return ModelKind.EMBEDDING if "embed" in name or "bert" in families else ModelKind.CHAT
+
+
+@transaction.atomic
+def import_ollama_models(upstream: Upstream) -> list[str]:
+    """Add a model and a deployment for every tag the server has that the catalog lacks.
+    `llama3.2:latest` becomes the public name `llama3.2`. Returns the names added."""
+    added = []
+    for tag in ollama_tags(upstream):
+        name = tag["name"].removesuffix(":latest")
+        model, created = Model.objects.get_or_create(
+            name=name, workspace=upstream.workspace, defaults={"kind": _kind_of(tag)}
+        )
+        _, deployed = Deployment.objects.get_or_create(
+            model=model, upstream=upstream, upstream_model=tag["name"]
+        )
+        if created or deployed:
+            added.append(name)
+    return added
