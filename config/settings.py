@@ -126,7 +126,6 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- cache and counters -----------------------------------------------------------------------
 

@@ -3,19 +3,26 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from keys.api import KeyInfoView
 from proxy.urls import api_v1_patterns, v1_patterns
 
 from .views import HealthView
 
+# The API documents are public (no key): developers import them into Postman.
+PUBLIC = {"authentication_classes": [], "permission_classes": []}
+
 api_v1 = [
     path("health", HealthView.as_view(), name="health"),
     path("key", KeyInfoView.as_view(), name="key-info"),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("schema", SpectacularJSONAPIView.as_view(**PUBLIC), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema", **PUBLIC), name="swagger-ui"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema", **PUBLIC), name="redoc"),
     *api_v1_patterns,
 ]
 
@@ -24,10 +31,12 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/v1/", include(api_v1)),
     path("v1/", include(v1_patterns)),
-    path("documentation/openapi.json", SpectacularAPIView.as_view(), name="openapi-json"),
+    path(
+        "documentation/openapi.json", SpectacularJSONAPIView.as_view(**PUBLIC), name="openapi-json"
+    ),
     path(
         "documentation/swagger",
-        SpectacularSwaggerView.as_view(url_name="openapi-json"),
+        SpectacularSwaggerView.as_view(url_name="openapi-json", **PUBLIC),
         name="documentation-swagger",
     ),
     path("accounts/", include("accounts.urls")),

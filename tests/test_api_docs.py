@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+
+def test_it_serves_a_valid_openapi_document_without_a_key(client, db) -> None:
+    for url in ("/api/v1/schema", "/documentation/openapi.json"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Type"].startswith("application/vnd.oai.openapi+json") or response[
+            "Content-Type"
+        ].startswith("application/json")
+        document = response.json()
+        validate(document)
+    paths = document["paths"]
+    for path in (
+        "/v1/chat/completions",
+        "/api/v1/chat/completions",
+        "/api/v1/chat",
+        "/api/v1/chat/stream",
+        "/api/v1/generate",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/api/v1/models",
+        "/v1/models/{model_id}",
+        "/api/v1/health",
+    ):
+        assert path in paths, path
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["BearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["BearerAuth"]["description"],
+    }
+    assert schemes["ApiKeyAuth"]["name"] == "X-API-Key"
+    assert paths["/v1/chat/completions"]["post"]["security"] == [
+        {"BearerAuth": []},
+        {"ApiKeyAuth": []},
+    ]
+    assert "404" in paths["/v1/chat/completions"]["post"]["responses"]
+    assert paths["/api/v1/health"]["get"].get("security") in (None, [], [{}])  # no key
+
+
+def test_it_serves_swagger_ui_and_redoc_offline(client, db) -> None:
+    for url in ("/api/v1/docs", "/documentation/swagger", "/api/v1/redoc"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert "cdn." not in html and "jsdelivr" not in html  # assets come from our static files
