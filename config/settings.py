@@ -121,7 +121,15 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "tollgate.sqlite3",
             # A busy web thread waits for the writer instead of failing at once.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # One connection per thread, kept: opening SQLite costs more than a query.
+            "CONN_MAX_AGE": None,
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                # WAL: readers never wait for the writer; NORMAL: no fsync per commit (a crash
+                # may lose the last commits, never corrupt the file).
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 
 from keys.api import KeyInfoView
 from proxy.urls import api_v1_patterns, v1_patterns
+from proxy.views import unknown_api_path
 
 from .views import HealthView
 
@@ -42,4 +43,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include("accounts.dashboard_urls")),
     path("admin/", admin.site.urls),
+    re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON
 ]

@@ -134,7 +134,8 @@ def resolve_model(name: str, principal: Principal, kind: str | None) -> ModelInf
         raise ApiError(
             400,
             "invalid_request_error",
-            f"model: {model.name!r} is a {model.kind} model and cannot serve this endpoint.",
+            f"model: {model.name!r} is {'an' if model.kind[0] in 'aeiou' else 'a'} {model.kind} "
+            "model and cannot serve this endpoint.",
             param="model",
         )
     return model

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from django.db import transaction
 
 from .models import Deployment, Model, ModelKind, Upstream, UpstreamKind
-from .providers.base import CONNECT_TIMEOUT, session
+from .providers.base import http, timeout_for
 
 
 class ImportFailed(RuntimeError):
@@ -17,13 +19,17 @@ def ollama_tags(upstream: Upstream) -> list[dict]:
     if upstream.kind != UpstreamKind.OLLAMA:
         raise ImportFailed(f"{upstream.name} is not an Ollama upstream")
     try:
-        response = session().get(
+        response = http().request(
+            "GET",
             f"{upstream.base_url.rstrip('/')}/api/tags",
-            timeout=(CONNECT_TIMEOUT, upstream.timeout),
-            allow_redirects=False,
+            timeout=timeout_for(upstream.timeout),
+            redirect=False,
         )
-        response.raise_for_status()
-        models = response.json().get("models", [])
+        if response.status != 200:
+            raise ImportFailed(f"{upstream.name}: /api/tags answered {response.status}")
+        models = json.loads(response.data).get("models", [])
+    except ImportFailed:
+        raise
     except Exception as exc:  # any network or format problem is reported the same way
         raise ImportFailed(f"{upstream.name}: cannot list models ({type(exc).__name__})") from exc
     return [m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)]

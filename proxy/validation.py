@@ -14,6 +14,7 @@ from .errors import ApiError
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
 MAX_STOP_SEQUENCES = 4
+MAX_EMBEDDING_INPUTS = 2048
 
 
 def fault(path: str, message: str) -> ApiError:
@@ -78,9 +79,9 @@ def check_integer(body: dict, name: str, low: int, high: int | None = None) -> N
         raise fault(name, f"must be at most {high}, got {value}")
 
 
-def check_boolean(body: dict, name: str) -> None:
+def check_boolean(body: dict, name: str, path: str | None = None) -> None:
     if body.get(name) is not None and not isinstance(body[name], bool):
-        raise fault(name, f"expected a boolean, got {_type_name(body[name])}")
+        raise fault(path or name, f"expected a boolean, got {_type_name(body[name])}")
 
 
 def check_stop(body: dict) -> None:
@@ -146,7 +147,8 @@ def check_messages(body: dict) -> None:
             for part_index, part in enumerate(content):
                 _check_part(part, f"{path}.content[{part_index}]")
         elif content is None:
-            if role != "assistant" or not message.get("tool_calls"):
+            calls = message.get("tool_calls") or message.get("function_call")
+            if role != "assistant" or not calls:
                 raise fault(f"{path}.content", "is required")
         elif not isinstance(content, str):
             raise fault(
@@ -209,16 +211,59 @@ def check_sampling(body: dict) -> None:
     check_integer(body, "seed", -(2**63), 2**63 - 1)
     check_integer(body, "top_logprobs", 0, 20)
     check_boolean(body, "stream")
-    check_boolean(body, "logprobs")
     check_boolean(body, "parallel_tool_calls")
     check_stop(body)
     options = body.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
             raise fault("stream_options", f"expected an object, got {_type_name(options)}")
-        check_boolean(options, "include_usage")
+        check_boolean(options, "include_usage", "stream_options.include_usage")
     if body.get("user") is not None and not isinstance(body["user"], str):
         raise fault("user", f"expected a string, got {_type_name(body['user'])}")
+
+
+def is_token_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    )
+
+
+def check_text_input(body: dict, name: str) -> None:
+    """A string, or a non-empty array of strings, of token ids, or of token-id arrays."""
+    value = body.get(name)
+    if value is None:
+        raise fault(name, "is required")
+    valid = (
+        isinstance(value, str)
+        or is_token_list(value)
+        or (
+            isinstance(value, list)
+            and bool(value)
+            and (all(isinstance(v, str) for v in value) or all(is_token_list(v) for v in value))
+        )
+    )
+    if not valid:
+        raise fault(
+            name, "expected a string, an array of strings, or an array of token ids (or of arrays)"
+        )
+
+
+def check_completion_request(body: dict) -> None:
+    """Legacy completions: `logprobs` is a count (0-5) here, not a flag."""
+    require_string(body, "model")
+    check_text_input(body, "prompt")
+    check_sampling(body)
+    check_integer(body, "logprobs", 0, 5)
+
+
+def check_embedding_request(body: dict) -> None:
+    require_string(body, "model")
+    check_text_input(body, "input")
+    if isinstance(body["input"], list) and len(body["input"]) > MAX_EMBEDDING_INPUTS:
+        raise fault("input", f"at most {MAX_EMBEDDING_INPUTS} inputs, got {len(body['input'])}")
+    check_integer(body, "dimensions", 1)
 
 
 def check_chat_request(body: dict) -> None:
@@ -226,5 +271,6 @@ def check_chat_request(body: dict) -> None:
     require_string(body, "model")
     check_messages(body)
     check_sampling(body)
+    check_boolean(body, "logprobs")
     check_tools(body)
     check_response_format(body)

@@ -9,14 +9,18 @@ from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
+from billing import metering
+from billing.metering import Call
+
 from . import schema
 from .dialects.openai import OpenAIDialect, wants_usage
-from .errors import ApiError, as_api_error
+from .errors import ApiError, as_api_error, openai_response
 from .pipeline import read_body, resolve_model, run, start_call, visible_models
 from .registry import ModelInfo
 from .validation import (
     check_chat_request,
-    check_integer,
+    check_completion_request,
+    check_embedding_request,
     check_sampling,
     fault,
     parse_json_object,
@@ -28,21 +32,32 @@ log = logging.getLogger(__name__)
 
 class GatewayView(APIView):
     """Base of every gateway endpoint: key auth and the `chat` scope, errors in the dialect's format,
-    and never an HTML 500."""
+    never an HTML 500, and a usage record for every authenticated call, refused ones included."""
 
     required_scope = "chat"
     parser_classes: list = []
     error_dialect: Any = OpenAIDialect()
+    endpoint = ""
+    call: Call | None = None
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication and scope first
+        if self.endpoint:
+            self.call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
 
     def render_error(self, error: ApiError) -> HttpResponse:
         return self.error_dialect.error_response(error)
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
-        if as_api_error(exc) is None:
+        error = as_api_error(exc)
+        if error is None:
             log.exception("unexpected error in %s", type(self).__name__)
-            exc = ApiError(
+            exc = error = ApiError(
                 500, "internal_error", "The gateway failed unexpectedly; it has been logged."
             )
+        if self.call is not None and not self.call.settled:
+            self.call.fail(error.status, error.code)
+            metering.settle(self.call)
         return super().handle_exception(exc)
 
     def json_body(self, request: Any) -> dict[str, Any]:
@@ -66,10 +81,11 @@ class ChatCompletionsView(GatewayView):
     def post(self, request: Any) -> HttpResponse:
         body = self.json_body(request)
         check_chat_request(body)
-        stream = self.force_stream if self.force_stream is not None else body.get("stream") is True
-        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=stream)
+        self.call.stream = (
+            self.force_stream if self.force_stream is not None else body.get("stream") is True
+        )
         dialect = OpenAIDialect(include_usage=wants_usage(body))
-        return run(call, body, meta=request.META, operation="chat", dialect=dialect)
+        return run(self.call, body, meta=request.META, operation="chat", dialect=dialect)
 
 
 class ApiChatView(ChatCompletionsView):
@@ -103,19 +119,10 @@ class CompletionsView(GatewayView):
     )
     def post(self, request: Any) -> HttpResponse:
         body = self.json_body(request)
-        require_string(body, "model")
-        prompt = body.get("prompt")
-        if prompt is None:
-            raise fault("prompt", "is required")
-        if not isinstance(prompt, str) and not (
-            isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt)
-        ):
-            raise fault("prompt", "expected a string or a non-empty array of strings")
-        check_sampling(body)
-        stream = body.get("stream") is True
-        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=stream)
+        check_completion_request(body)
+        self.call.stream = body.get("stream") is True
         dialect = OpenAIDialect(include_usage=wants_usage(body))
-        return run(call, body, meta=request.META, operation="completion", dialect=dialect)
+        return run(self.call, body, meta=request.META, operation="completion", dialect=dialect)
 
 
 class EmbeddingsView(GatewayView):
@@ -133,23 +140,9 @@ class EmbeddingsView(GatewayView):
     )
     def post(self, request: Any) -> HttpResponse:
         body = self.json_body(request)
-        require_string(body, "model")
-        value = body.get("input")
-        if value is None:
-            raise fault("input", "is required")
-        valid = isinstance(value, str) or (
-            isinstance(value, list)
-            and value
-            and (all(isinstance(v, str) for v in value) or all(isinstance(v, int) for v in value))
-        )
-        if not valid:
-            raise fault("input", "expected a string or a non-empty array of strings")
-        if isinstance(value, list) and len(value) > 2048:
-            raise fault("input", f"at most 2048 inputs, got {len(value)}")
-        check_integer(body, "dimensions", 1)
-        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
+        check_embedding_request(body)
         return run(
-            call,
+            self.call,
             body,
             meta=request.META,
             operation="embeddings",
@@ -213,8 +206,9 @@ class GenerateView(GatewayView):
         ]
         canonical = {k: v for k, v in body.items() if k not in GENERATE_FIELDS | {"stream"}}
         canonical.update(model=body["model"], messages=messages)
-        call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
-        return run(call, canonical, meta=request.META, operation="chat", dialect=GenerateDialect())
+        return run(
+            self.call, canonical, meta=request.META, operation="chat", dialect=GenerateDialect()
+        )
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -296,3 +290,8 @@ class RichModelDetailView(ModelDetailView):
     )
     def get(self, request: Any, model_id: str) -> HttpResponse:
         return super().get(request, model_id)
+
+
+def unknown_api_path(request: Any, rest: str = "") -> HttpResponse:
+    """Any other path under /v1/ or /api/v1/: a 404 in the API's error shape, not an HTML page."""
+    return openai_response(ApiError(404, "not_found", f"No API endpoint at {request.path}."))

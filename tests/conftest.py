@@ -14,6 +14,7 @@ from billing.catalog import DEFAULT_CATALOG, apply_file
 from billing.models import Plan
 from keys.authentication import resolver
 from keys.services import IssuedKey, issue_key
+from proxy.registry import registry
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -27,12 +28,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Personas get passwords; PBKDF2 would cost a quarter of a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
     cache.clear()
     resolver.clear()
-    yield
-    cache.clear()
-    resolver.clear()
+    registry.invalidate()
 
 
 @pytest.fixture

@@ -6,9 +6,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import requests
+from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
-from .base import CONNECT_TIMEOUT, Provider, UpstreamFailure, UpstreamStream, session
+from .base import Provider, UpstreamFailure, UpstreamStream, http, timeout_for
 
 
 def _headers(key: str | None, stream: bool) -> dict[str, str]:
@@ -21,36 +28,67 @@ def _headers(key: str | None, stream: bool) -> dict[str, str]:
     return headers
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: BaseHTTPResponse) -> float | None:
     try:
         return float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
 
 
-def _client_message(response: requests.Response) -> str:
+def _client_message(status: int, data: bytes) -> str:
     """An upstream 4xx's message, for the client (only for statuses that are the client's fault)."""
+    fallback = f"The upstream rejected the request ({status})."
     try:
-        error = response.json().get("error")
-    except ValueError:
-        return f"The upstream rejected the request ({response.status_code})."
+        error = json.loads(data).get("error")
+    except (ValueError, AttributeError):
+        return fallback
     if isinstance(error, dict):
-        return str(error.get("message") or error)[:1000]
-    return (
-        str(error)[:1000]
-        if error
-        else f"The upstream rejected the request ({response.status_code})."
-    )
+        return str(error.get("message") or fallback)[:1000]
+    return str(error)[:1000] if error else fallback
 
 
-def _check_status(response: requests.Response) -> None:
-    if response.status_code < 400:
-        return
-    status = response.status_code
+def translate(exc: Exception, doing: str) -> UpstreamFailure:
+    """urllib3's exceptions as our failure kinds."""
+    if isinstance(exc, ConnectTimeoutError | NewConnectionError):
+        return UpstreamFailure("connect", "could not connect to the upstream")
+    if isinstance(exc, ReadTimeoutError):
+        return UpstreamFailure("timeout", f"the upstream did not answer in time ({doing})")
+    if isinstance(exc, ProtocolError):
+        return UpstreamFailure("connect", f"the upstream connection broke ({doing})")
+    return UpstreamFailure("protocol", f"the upstream call failed ({doing}: {type(exc).__name__})")
+
+
+def post(
+    url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+) -> BaseHTTPResponse:
+    try:
+        response = http().request(
+            "POST",
+            url,
+            body=json.dumps(body, separators=(",", ":")).encode(),
+            headers=_headers(key, stream),
+            timeout=timeout_for(timeout),
+            preload_content=not stream,
+            redirect=False,
+        )
+    except (HTTPError, OSError) as exc:
+        raise translate(exc, "sending") from exc
+    if response.status >= 400:
+        _fail(response)
+    return response
+
+
+def _fail(response: BaseHTTPResponse) -> None:
+    status = response.status
+    try:
+        data = response.data if status < 500 else b""
+    except (HTTPError, OSError):
+        data = b""
+    finally:
+        response.release_conn()
     client_message = None
     if 400 <= status < 500 and status not in (401, 402, 403, 429):
-        client_message = _client_message(response)
-    response.close()
+        client_message = _client_message(status, data)
     raise UpstreamFailure(
         "status",
         f"upstream answered {status}",
@@ -60,36 +98,10 @@ def _check_status(response: requests.Response) -> None:
     )
 
 
-def post(
-    url: str, key: str | None, body: dict, *, stream: bool, timeout: float
-) -> requests.Response:
+def read_json(response: BaseHTTPResponse) -> dict:
     try:
-        response = session().post(
-            url,
-            data=json.dumps(body, separators=(",", ":")),
-            headers=_headers(key, stream),
-            timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
-            stream=stream,
-            allow_redirects=False,
-        )
-    except requests.exceptions.ConnectTimeout as exc:
-        raise UpstreamFailure("connect", "could not connect to the upstream (timeout)") from exc
-    except requests.exceptions.ConnectionError as exc:
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            raise UpstreamFailure("timeout", "the upstream did not answer in time") from exc
-        raise UpstreamFailure("connect", "could not connect to the upstream") from exc
-    except requests.exceptions.Timeout as exc:
-        raise UpstreamFailure("timeout", "the upstream did not answer in time") from exc
-    _check_status(response)
-    return response
-
-
-def read_json(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except (ValueError, requests.exceptions.RequestException) as exc:
-        if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-            raise UpstreamFailure("timeout", "the upstream stopped answering") from exc
+        body = json.loads(response.data)
+    except ValueError as exc:
         raise UpstreamFailure("protocol", "the upstream answered with invalid JSON") from exc
     if not isinstance(body, dict):
         raise UpstreamFailure("protocol", "the upstream answered with a non-object JSON body")
@@ -98,11 +110,25 @@ def read_json(response: requests.Response) -> dict:
     return body
 
 
-def sse_events(response: requests.Response) -> Iterator[dict[str, Any]]:
+def lines(response: BaseHTTPResponse) -> Iterator[bytes]:
+    """The response body's lines, each as soon as it has arrived."""
+    pending = b""
+    while True:
+        data = response.read1(65536)
+        if not data:
+            break
+        pending += data
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def sse_events(response: BaseHTTPResponse) -> Iterator[dict[str, Any]]:
     """Parse `data:` lines into dicts until `[DONE]`; an in-stream error becomes a failure."""
     try:
-        for raw in response.iter_lines(chunk_size=None):
-            if not raw or not raw.startswith(b"data:"):
+        for raw in lines(response):
+            if not raw.startswith(b"data:"):
                 continue
             data = raw[5:].strip()
             if data == b"[DONE]":
@@ -116,11 +142,8 @@ def sse_events(response: requests.Response) -> Iterator[dict[str, Any]]:
             if isinstance(event, dict) and "error" in event and "choices" not in event:
                 raise UpstreamFailure("protocol", "the upstream reported an error mid-stream")
             yield event
-    except requests.exceptions.RequestException as exc:
-        if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
-            kind = "timeout" if "timed out" in str(exc).lower() else "connect"
-            raise UpstreamFailure(kind, "the upstream stream broke off") from exc
-        raise UpstreamFailure("protocol", "the upstream stream broke off") from exc
+    except (HTTPError, OSError) as exc:
+        raise translate(exc, "streaming") from exc
     raise UpstreamFailure("protocol", "the upstream stream ended without [DONE]")
 
 

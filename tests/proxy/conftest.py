@@ -9,6 +9,8 @@ import anthropic
 import httpx2
 import openai
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from bench.fake_upstream import FakeUpstream
 from config.wsgi import application
@@ -51,7 +53,9 @@ def deploy(model: Model, upstream: Upstream, upstream_model: str, **extra) -> De
 
 @pytest.fixture
 def gateway(catalog, upstream: FakeUpstream) -> dict:
-    """llama3.2 (chat, with aliases and a glob) and nomic-embed-text, served by `upstream`."""
+    """llama3.2 (chat, with aliases and a glob) and nomic-embed-text, served by `upstream`,
+    in place of the default catalog's models (whose upstream is not running in tests)."""
+    Model.objects.filter(workspace=None).delete()
     ollama = add_upstream(upstream, "fake-ollama")
     llama = Model.objects.create(
         name="llama3.2",
@@ -70,6 +74,18 @@ def gateway(catalog, upstream: FakeUpstream) -> dict:
     deploy(prefixed, ollama, "llama3.2")
     registry.invalidate()
     return {"upstream": ollama, "llama": llama, "embed": embed}
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Requests through the real WSGI handler start and end by closing old database
+    connections, which would close the test's own transaction (PostgreSQL with a pool); Django's
+    test client avoids it the same way."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
 
 
 def wsgi_http_client() -> httpx2.Client:
