@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from keys.principal import Principal
 
-from .models import UsageRecord
+from .usage_queue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -70,35 +70,40 @@ def admit(call: Call) -> None:
     """Check and reserve every limit for the call (quotas, rate limits, credits)."""
 
 
+def usage_payload(call: Call) -> dict:
+    """The call as the fields of its UsageRecord."""
+    return {
+        "call_id": call.call_id,
+        "request_id": call.request_id,
+        "workspace_id": call.principal.workspace_id,
+        "key_id": call.principal.key_id,
+        "end_user": call.end_user[:256],
+        "endpoint": call.endpoint,
+        "dialect": call.dialect,
+        "requested_model": call.requested_model[:200],
+        "served_model": call.served_model,
+        "deployment_id": call.deployment_id,
+        "tier": call.tier,
+        "stream": call.stream,
+        "status": call.status,
+        "error_code": call.error_code,
+        "prompt_tokens": call.usage.prompt_tokens,
+        "completion_tokens": call.usage.completion_tokens,
+        "tokens_estimated": call.usage.estimated,
+        "latency_ms": int(call.elapsed_ms()),
+        "ttft_ms": call.ttft_ms,
+        "incomplete": call.incomplete,
+        "started_at": call.started_at,
+        "finished_at": timezone.now(),
+    }
+
+
 def settle(call: Call) -> None:
     """Record the call's outcome exactly once (also for failures and cut streams)."""
     if call.settled:
         return
     call.settled = True
     try:
-        UsageRecord.objects.create(
-            call_id=call.call_id,
-            request_id=call.request_id,
-            workspace_id=call.principal.workspace_id,
-            key_id=call.principal.key_id,
-            end_user=call.end_user[:256],
-            endpoint=call.endpoint,
-            dialect=call.dialect,
-            requested_model=call.requested_model[:200],
-            served_model=call.served_model,
-            deployment_id=call.deployment_id,
-            tier=call.tier,
-            stream=call.stream,
-            status=call.status,
-            error_code=call.error_code,
-            prompt_tokens=call.usage.prompt_tokens,
-            completion_tokens=call.usage.completion_tokens,
-            tokens_estimated=call.usage.estimated,
-            latency_ms=int(call.elapsed_ms()),
-            ttft_ms=call.ttft_ms,
-            incomplete=call.incomplete,
-            started_at=call.started_at,
-            finished_at=timezone.now(),
-        )
+        enqueue(usage_payload(call))
     except Exception:
         log.exception("could not record usage of call %s", call.call_id)

@@ -265,6 +265,11 @@ ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
 
+# Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
+# configured; off, or without Redis, they are written during the request.
+USAGE_QUEUE = env_bool("USAGE_QUEUE", True)
+USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)
+
 # --- security (production) --------------------------------------------------------------------
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

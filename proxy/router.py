@@ -26,6 +26,7 @@ from .providers import UpstreamFailure, UpstreamStream, provider_for
 from .registry import DeploymentInfo, ModelInfo, UpstreamInfo
 
 log = logging.getLogger(__name__)
+LOCAL_SECONDS = 1.0  # how long a process trusts what it read of the shared cool-down state
 
 
 @dataclass
@@ -54,14 +55,28 @@ class Router:
         self.rng = rng or random.Random()
         self._key_turn: dict[int, itertools.count] = defaultdict(itertools.count)
         self._failing: set[int] = set()  # deployments with a failure count to clear on success
+        self._seen: dict[int, tuple[float, float]] = {}  # deployment → (read at, cooled until)
+
+    def clear(self) -> None:
+        """Forget this process's view of the shared state (tests; after a catalog reset)."""
+        self._seen.clear()
+        self._failing.clear()
+        self._key_turn.clear()
 
     # --- shared state ---------------------------------------------------------------------------
 
     def cooled_until(self, deployments: list[DeploymentInfo]) -> dict[int, float]:
+        """Deployments cooling down now → until when. Each process re-reads the shared state at
+        most once a second per deployment, and at once after a failure of its own."""
         now = time.time()
-        names = {_cooldown_key(d.id): d.id for d in deployments}
-        found = cache.get_many(list(names)) if names else {}
-        return {names[k]: until for k, until in found.items() if until and until > now}
+        stale = [
+            d.id for d in deployments if now - self._seen.get(d.id, (-1e9, 0.0))[0] >= LOCAL_SECONDS
+        ]
+        if stale:
+            found = cache.get_many([_cooldown_key(i) for i in stale])
+            for deployment_id in stale:
+                self._seen[deployment_id] = (now, found.get(_cooldown_key(deployment_id)) or 0.0)
+        return {d.id: until for d in deployments if (until := self._seen[d.id][1]) and until > now}
 
     def record_failure(self, deployment: DeploymentInfo) -> None:
         name = f"router:fail:dep:{deployment.id}"
@@ -73,6 +88,7 @@ class Router:
             failures = 1
             cache.set(name, 1, timeout=window)
         self._failing.add(deployment.id)
+        self._seen.pop(deployment.id, None)  # re-read the shared state on the next call
         if failures >= settings.ROUTER_FAILURES_TO_COOL:
             until = time.time() + settings.ROUTER_COOLDOWN_SECONDS
             cache.set(

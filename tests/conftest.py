@@ -15,6 +15,7 @@ from billing.models import Plan
 from keys.authentication import resolver
 from keys.services import IssuedKey, issue_key
 from proxy.registry import registry
+from proxy.router import router
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -34,10 +35,17 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _usage_written_at_once(settings) -> None:
+    """Tests read usage records right after a call; the Redis queue has its own tests."""
+    settings.USAGE_QUEUE = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
     cache.clear()
     resolver.clear()
     registry.invalidate()
+    router.clear()
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ class Command(BaseCommand):
         commands = {"web": self._web(options)}
         if not options["no_worker"]:
             commands["worker"] = self._worker()
+        if settings.REDIS_URL and settings.USAGE_QUEUE:
+            commands["usage-flusher"] = [sys.executable, "manage.py", "flush_usage"]
         commands.update(self._extra_processes())
         self._supervise(commands)
 

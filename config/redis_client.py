@@ -1,0 +1,29 @@
+"""One Redis client per process for what the cache API cannot do (streams, scripts)."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+from django.conf import settings
+
+_client: redis.Redis | None = None
+_lock = threading.Lock()
+
+
+def redis_client() -> redis.Redis | None:
+    """The shared client, or None in the embedded setup (no REDIS_URL)."""
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = redis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_connect_timeout=1,
+                    socket_timeout=2,
+                    health_check_interval=30,
+                    max_connections=256,
+                )
+    return _client
