@@ -185,6 +185,8 @@ def main() -> None:
             "--worker-class", "gthread", "--workers", str(options.workers), "--threads", str(options.threads),
             "--log-level", "warning",
         ])  # fmt: skip
+        if env.get("REDIS_URL"):  # production shape: usage records leave through the flusher
+            start([sys.executable, "manage.py", "flush_usage"])
         wait_until_up(upstream_url + "/api/version")
         wait_until_up(gateway_url + "/healthz")
 

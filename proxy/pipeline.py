@@ -211,6 +211,16 @@ class UsageMeter:
             )
 
 
+def estimated_usage(prompt: int, completion: int) -> dict[str, Any]:
+    """OpenAI's usage object for counts the gateway estimated, saying so."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "estimated": True,
+    }
+
+
 def estimate_prompt(body: dict[str, Any]) -> int:
     if isinstance(body.get("messages"), list):
         return prompt_tokens(body["messages"])
@@ -272,6 +282,7 @@ def complete_response(
     usage = usage_from(result)
     if usage is None:
         usage = Usage(estimate_prompt(body), count_tokens(delivered_text(result)), estimated=True)
+        result["usage"] = estimated_usage(usage.prompt_tokens, usage.completion_tokens)
     call.usage = usage
     result["model"] = call.requested_model
     response = dialect.render(call, result)
@@ -289,11 +300,22 @@ def stream_response(
 
     def chunks() -> Iterator[dict[str, Any]]:
         nonlocal upstream_done
+        last: dict[str, Any] = {}
         for chunk in upstream:
             meter.saw(chunk)
             chunk["model"] = call.requested_model
+            last = chunk
             yield chunk
         upstream_done = True
+        if meter.reported is None:  # the upstream kept quiet: an estimate, marked as one
+            yield {
+                "id": last.get("id"),
+                "object": last.get("object", "chat.completion.chunk"),
+                "created": last.get("created"),
+                "model": call.requested_model,
+                "choices": [],
+                "usage": estimated_usage(meter.prompt_estimate, meter.delivered_tokens),
+            }
 
     def events() -> Iterator[bytes]:
         try:

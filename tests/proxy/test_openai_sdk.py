@@ -372,9 +372,31 @@ def test_it_estimates_usage_when_the_upstream_reports_none(sdk) -> None:
     assert record.tokens_estimated is True
     assert record.completion_tokens == 4
     assert record.prompt_tokens > 0
+    assert completion.usage.completion_tokens == 4
+    assert completion.usage.prompt_tokens == record.prompt_tokens
+    assert completion.usage.model_extra["estimated"] is True
 
 
-# --- known gaps in OpenAI compatibility ---------------------------------------------------------
+def test_it_streams_an_estimated_usage_chunk_when_the_upstream_sends_none(sdk) -> None:
+    chunks = list(
+        sdk.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=user("hi [[no_usage]] [[reply:five small words right here]]"),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "five small words right here"
+    usage_chunks = [c for c in chunks if c.usage is not None]
+    assert len(usage_chunks) == 1 and usage_chunks[0] is chunks[-1]
+    assert usage_chunks[0].usage.completion_tokens == 5
+    assert usage_chunks[0].usage.model_extra["estimated"] is True
+    record = UsageRecord.objects.get()
+    assert (record.tokens_estimated, record.completion_tokens) == (True, 5)
+
+
+# --- OpenAI compatibility at the edges ---------------------------------------------------------
 
 
 def test_it_embeds_a_batch_of_token_arrays(openai_client, upstream) -> None:
