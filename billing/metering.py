@@ -13,7 +13,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from keys.principal import Principal
+from proxy.errors import ApiError
 
+from . import limiter
+from .limiter import Admission
 from .usage_queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ class Call:
     ttft_ms: int | None = None
     upstream_ms: float = 0.0
     incomplete: bool = False
+    admission: Admission | None = None
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
     started_at: datetime = field(default_factory=timezone.now)
@@ -66,8 +70,29 @@ class Call:
         self.status, self.error_code = status, code
 
 
-def admit(call: Call) -> None:
-    """Check and reserve every limit for the call (quotas, rate limits, credits)."""
+def admit(call: Call, *, units_offpeak: int = 1, units_peak: int = 1) -> None:
+    """Check and take every limit for the call (quotas, rate limits, in-flight, credits);
+    429 rate_limit_exceeded naming the limit, with a true Retry-After."""
+    try:
+        call.admission = limiter.admit(
+            call.principal,
+            call.call_id,
+            units_offpeak=units_offpeak,
+            units_peak=units_peak,
+            endpoint=call.endpoint,
+        )
+    except limiter.LimitExceeded as exceeded:
+        raise ApiError(
+            429,
+            "rate_limit_exceeded",
+            limiter.describe(exceeded.limit, exceeded.retry_after),
+            headers=exceeded.headers,
+        ) from exceeded
+
+
+def succeeded(call: Call) -> bool:
+    """What is charged: answered calls, and streams the client cut (billed for what it got)."""
+    return call.status < 400 or call.error_code == "client_disconnected"
 
 
 def usage_payload(call: Call) -> dict:
@@ -103,6 +128,13 @@ def settle(call: Call) -> None:
     if call.settled:
         return
     call.settled = True
+    if call.admission is not None:
+        try:
+            limiter.settle(
+                call.admission, tokens=call.usage.total_tokens, succeeded=succeeded(call)
+            )
+        except Exception:
+            log.exception("could not settle the limits of call %s", call.call_id)
     try:
         enqueue(usage_payload(call))
     except Exception:

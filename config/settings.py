@@ -268,6 +268,8 @@ DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
 # configured; off, or without Redis, they are written during the request.
 USAGE_QUEUE = env_bool("USAGE_QUEUE", True)
+# An in-flight slot is a lease: a worker that dies frees it after this long (streams renew it).
+LIMIT_LEASE_SECONDS = env_int("LIMIT_LEASE_SECONDS", 60)
 USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)
 
 # --- security (production) --------------------------------------------------------------------

@@ -69,6 +69,7 @@ def principal_from_key(key: ApiKey) -> Principal:
         key_model_patterns=tuple(key.model_patterns),
         key_rpm=key.rpm_limit,
         default_tier=key.default_tier,
+        period_anchor=subscription.current_period_start.timestamp() if subscription else None,
     )
 
 
@@ -83,11 +84,13 @@ def forget_key(secret_hash: str) -> None:
 
 
 def forget_all_keys() -> None:
-    """Orphan every shared entry at once (a plan or subscription changed)."""
+    """Orphan every shared entry at once, and drop this process's (a plan or subscription
+    changed); other processes follow within API_KEY_LOCAL_CACHE_SECONDS."""
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.set(GENERATION_KEY, 2, timeout=None)
+    resolver.clear()
 
 
 class KeyResolver:

@@ -36,6 +36,7 @@ class Principal:
     key_model_patterns: tuple[str, ...] = ()
     key_rpm: int | None = None
     default_tier: str = ""
+    period_anchor: float | None = None  # when the subscription's monthly periods started
     is_authenticated: bool = field(default=True, compare=False)
 
     @property

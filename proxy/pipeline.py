@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -19,7 +18,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
-from billing import metering
+from billing import limiter, metering
 from billing.metering import Call, Usage
 from billing.models import TIERS
 from keys.principal import Principal
@@ -249,7 +248,9 @@ def run(
         call.served_model = model.name
         call.tier = tier_of(meta, call.principal)
         call.end_user = end_user_of(meta, body)
-        metering.admit(call)
+        metering.admit(
+            call, units_offpeak=model.quota_weight_offpeak, units_peak=model.quota_weight_peak
+        )
         upstream_body = prepare_upstream_body(body, call)
         routed = router.call(
             model, upstream_body, operation=operation, stream=call.stream, tier=call.tier or None
@@ -257,6 +258,7 @@ def run(
     except ApiError as error:
         call.fail(error.status, error.code)
         metering.settle(call)
+        error.headers = {**limit_headers(call), **error.headers}
         raise
     call.deployment_id = routed.deployment.id
     call.upstream_ms = routed.upstream_ms
@@ -285,7 +287,7 @@ def complete_response(
         result["usage"] = estimated_usage(usage.prompt_tokens, usage.completion_tokens)
     call.usage = usage
     result["model"] = call.requested_model
-    response = dialect.render(call, result)
+    response = with_headers(dialect.render(call, result), limit_headers(call))
     gateway_ms = max(0.0, call.elapsed_ms() - call.upstream_ms)
     response["Server-Timing"] = f"gateway;dur={gateway_ms:.1f}, upstream;dur={call.upstream_ms:.1f}"
     metering.settle(call)
@@ -302,6 +304,8 @@ def stream_response(
         nonlocal upstream_done
         last: dict[str, Any] = {}
         for chunk in upstream:
+            if call.admission is not None:
+                limiter.renew_lease(call.admission)
             meter.saw(chunk)
             chunk["model"] = call.requested_model
             last = chunk
@@ -340,6 +344,7 @@ def stream_response(
             metering.settle(call)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
+    with_headers(response, limit_headers(call))
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
@@ -356,5 +361,11 @@ def _delivering(
         meter.delivered(chunk)
 
 
-def now_epoch() -> int:
-    return int(time.time())
+def limit_headers(call: Call) -> dict[str, str]:
+    return dict(call.admission.headers) if call.admission is not None else {}
+
+
+def with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
+    for name, value in headers.items():
+        response[name] = value
+    return response

@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from accounts.models import Membership, Role, User, Workspace
 from accounts.services import create_workspace
+from billing import limiter
 from billing.catalog import DEFAULT_CATALOG, apply_file
 from billing.models import Plan
 from keys.authentication import resolver
@@ -46,6 +47,7 @@ def _fresh_caches() -> None:
     resolver.clear()
     registry.invalidate()
     router.clear()
+    limiter.clear_local_store()
 
 
 @pytest.fixture

@@ -1,0 +1,256 @@
+"""Every limit of a plan, checked and taken in one atomic step (billing/lua/admit.lua):
+requests per rolling 5 hours and per calendar week (weighted by the model's quota units,
+more at peak hours), requests and tokens per rolling minute, calls in flight (leases that expire
+if a worker dies), and monthly credits.
+
+The live counters are in Redis; without Redis (the embedded setup, one process) the very same
+scripts run on an in-process store, so both paths behave alike.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from config.redis_client import redis_client
+from keys.principal import Principal
+
+from .services import add_months, catalog_settings
+
+LUA = Path(__file__).resolve().parent / "lua"
+LIMIT_NAMES = {
+    "requests_per_5h": "requests per 5 hours",
+    "requests_per_week": "requests per week",
+    "rpm": "requests per minute",
+    "key_rpm": "requests per minute for this key",
+    "tpm": "tokens per minute",
+    "max_concurrency": "concurrent requests",
+    "monthly_credits": "monthly credits",
+}
+
+_store: Any = None
+_scripts: dict[int, dict[str, Any]] = {}
+_lock = threading.Lock()
+
+
+def store() -> Any:
+    """Redis, or a process-local stand-in that runs the same Lua (embedded setup)."""
+    global _store
+    client = redis_client()
+    if client is not None:
+        return client
+    if _store is None:
+        with _lock:
+            if _store is None:
+                import fakeredis
+
+                _store = fakeredis.FakeRedis()
+    return _store
+
+
+def clear_local_store() -> None:
+    """Empty the in-process store (tests)."""
+    if _store is not None:
+        _store.flushall()
+
+
+def script(name: str) -> Any:
+    client = store()
+    scripts = _scripts.setdefault(id(client), {})
+    if name not in scripts:
+        scripts[name] = client.register_script((LUA / f"{name}.lua").read_text())
+    return scripts[name]
+
+
+# --- the calendar -----------------------------------------------------------------------------
+
+
+def gateway_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(catalog_settings().get("timezone") or settings.GATEWAY_TIMEZONE)
+
+
+def week_bounds(now: datetime) -> tuple[str, datetime]:
+    """(id, end) of the calendar week containing `now`: Monday 00:00 in the gateway's zone."""
+    local = now.astimezone(gateway_zone())
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}", monday + timedelta(days=7)
+
+
+def is_peak(now: datetime) -> bool:
+    start, end = (catalog_settings().get("peak_hours") or "14:00-18:00").split("-")
+    local = now.astimezone(gateway_zone()).strftime("%H:%M")
+    return start <= local < end
+
+
+def credit_period(anchor: float, now: datetime) -> tuple[datetime, datetime]:
+    """The monthly period of a subscription (started at `anchor`) that contains `now`."""
+    start = datetime.fromtimestamp(anchor, tz=zoneinfo.ZoneInfo("UTC"))
+    months = max(0, (now.year - start.year) * 12 + now.month - start.month)
+    if add_months(start, months) > now and months > 0:
+        months -= 1
+    return add_months(start, months), add_months(start, months + 1)
+
+
+# --- admission and settlement -----------------------------------------------------------------
+
+
+@dataclass
+class Admission:
+    call_id: str
+    keys: list[str]
+    units: int
+    credit_cost: int
+    headers: dict[str, str] = field(default_factory=dict)
+    lease_renewed_at: float = 0.0
+
+
+class LimitExceeded(Exception):
+    def __init__(self, limit: str, retry_after: int, headers: dict[str, str]) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.retry_after = retry_after
+        self.headers = headers
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def counter_keys(principal: Principal, week_id: str, period_id: int) -> list[str]:
+    ws = principal.workspace_id
+    return [
+        f"lim:{{{ws}}}:q5h:events",
+        f"lim:{{{ws}}}:q5h:sum",
+        f"lim:{{{ws}}}:week:{week_id}",
+        f"lim:{{{ws}}}:rpm",
+        f"lim:{{{ws}}}:rpm:key:{principal.key_id}",
+        f"lim:{{{ws}}}:tpm:events",
+        f"lim:{{{ws}}}:tpm:sum",
+        f"lim:{{{ws}}}:inflight",
+        f"lim:{{{ws}}}:credits:{period_id}",
+    ]
+
+
+def admit(
+    principal: Principal, call_id: str, *, units_offpeak: int, units_peak: int, endpoint: str
+) -> Admission:
+    """Check and take every limit for one call; LimitExceeded names the first that failed."""
+    plan = principal.plan
+    moment = datetime.now(tz=zoneinfo.ZoneInfo("UTC"))
+    now = moment.timestamp()
+    week_id, week_end = week_bounds(moment)
+    period_start, period_end = credit_period(principal.period_anchor or now, moment)
+    units = units_peak if is_peak(moment) else units_offpeak
+    cost = int((catalog_settings().get("endpoint_credits") or {}).get(endpoint, 0))
+    keys = counter_keys(principal, week_id, int(period_start.timestamp()))
+    lease = settings.LIMIT_LEASE_SECONDS
+    args = [  # in the order of admit.lua's ARGV
+        now,
+        call_id,
+        units,
+        _limit(plan.requests_per_5h if plan else None),
+        _limit(plan.requests_per_week if plan else None),
+        int(week_end.timestamp() - now) + 3600,
+        _limit(plan.rpm if plan else None),
+        _limit(principal.key_rpm),
+        _limit(plan.tpm if plan else None),
+        _limit(plan.max_concurrency if plan else None),
+        now + lease,
+        _limit(plan.monthly_credits if plan else None),
+        cost,
+        int(period_end.timestamp() - now) + 86400,
+        math.ceil(week_end.timestamp() - now),
+        math.ceil(period_end.timestamp() - now),
+    ]
+    result = script("admit")(keys=keys, args=args)
+    admitted, failed, wait = int(result[0]), _text(result[1]), int(result[2])
+    headers = rate_headers(principal, result, week_end, period_end, now)
+    if not admitted:
+        headers["Retry-After"] = str(wait)
+        raise LimitExceeded(failed, wait, headers)
+    return Admission(call_id, keys, units, cost, headers, lease_renewed_at=now)
+
+
+def settle(admission: Admission, *, tokens: int, succeeded: bool) -> None:
+    script("settle")(
+        keys=admission.keys,
+        args=[
+            time.time(),
+            admission.call_id,
+            admission.units,
+            tokens,
+            1 if succeeded else 0,
+            admission.credit_cost,
+        ],
+    )
+
+
+def renew_lease(admission: Admission) -> None:
+    """Keep a long stream's in-flight slot (called as it goes, at most every third of a lease)."""
+    now = time.time()
+    if now - admission.lease_renewed_at < settings.LIMIT_LEASE_SECONDS / 3:
+        return
+    admission.lease_renewed_at = now
+    store().zadd(
+        admission.keys[7], {admission.call_id: now + settings.LIMIT_LEASE_SECONDS}, xx=True
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def rate_headers(
+    principal: Principal, result: list, week_end: datetime, period_end: datetime, now: float
+) -> dict[str, str]:
+    """The seeds' rate-limit headers and OpenAI's, for the limits the plan has."""
+    plan = principal.plan
+    if plan is None:
+        return {}
+    used_5h, used_week, used_rpm, used_tpm, used_credits = (int(v) for v in result[3:8])
+    rpm_wait, tpm_wait = int(result[9]), int(result[10])
+    headers: dict[str, str] = {}
+    if plan.requests_per_5h is not None:
+        headers["X-RateLimit-Limit-5h"] = str(plan.requests_per_5h)
+        headers["X-RateLimit-Remaining-5h"] = str(max(0, plan.requests_per_5h - used_5h))
+    if plan.requests_per_week is not None:
+        headers["X-RateLimit-Limit-Weekly"] = str(plan.requests_per_week)
+        headers["X-RateLimit-Remaining-Weekly"] = str(max(0, plan.requests_per_week - used_week))
+        headers["X-RateLimit-Reset-Weekly"] = str(int(week_end.timestamp()))
+    rpm = principal.rpm
+    if rpm is not None:
+        remaining = max(0, rpm - used_rpm)
+        headers["X-RateLimit-Limit"] = str(rpm)
+        headers["X-RateLimit-Remaining"] = str(remaining)
+        headers["X-RateLimit-Reset"] = str(int(now) + max(rpm_wait, 0))
+        headers["x-ratelimit-limit-requests"] = str(rpm)
+        headers["x-ratelimit-remaining-requests"] = str(remaining)
+        headers["x-ratelimit-reset-requests"] = f"{max(rpm_wait, 0)}s"
+    if plan.tpm is not None:
+        headers["x-ratelimit-limit-tokens"] = str(plan.tpm)
+        headers["x-ratelimit-remaining-tokens"] = str(max(0, plan.tpm - used_tpm))
+        headers["x-ratelimit-reset-tokens"] = f"{max(tpm_wait, 0)}s"
+    if plan.monthly_credits is not None:
+        headers["X-Credits-Limit"] = str(plan.monthly_credits)
+        headers["X-Credits-Remaining"] = str(max(0, plan.monthly_credits - used_credits))
+        headers["X-Credits-Reset"] = str(int(period_end.timestamp()))
+    return headers
+
+
+def describe(limit: str, retry_after: int) -> str:
+    when = datetime.now(tz=zoneinfo.ZoneInfo("UTC")) + timedelta(seconds=retry_after)
+    return (
+        f"Rate limit exceeded: {LIMIT_NAMES.get(limit, limit)}. "
+        f"Retry after {retry_after} s ({when.strftime('%Y-%m-%d %H:%M:%S')} UTC)."
+    )

@@ -1,0 +1,25 @@
+-- Settlement of one admitted call: free its in-flight lease, count its tokens in the
+-- tokens-per-minute window, and give back its quota units and credits if it failed.
+-- KEYS: 1 quota5h events   2 quota5h sum   3 weekly counter   6 tokens events   7 tokens sum
+--       8 in-flight leases   9 monthly credits used   (same order as admit.lua; 4 and 5 unused)
+-- ARGV: 1 now   2 call id   3 quota units   4 tokens   5 succeeded (1/0)   6 credit cost
+local now, call = tonumber(ARGV[1]), ARGV[2]
+local units, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+local removed = redis.call("ZREM", KEYS[8], call)
+if tokens > 0 then
+  redis.call("ZADD", KEYS[6], now, tokens .. ":" .. call)
+  redis.call("INCRBY", KEYS[7], tokens)
+  redis.call("EXPIRE", KEYS[6], 120)
+  redis.call("EXPIRE", KEYS[7], 120)
+end
+if ARGV[5] == "0" then
+  if units > 0 and redis.call("ZREM", KEYS[1], units .. ":" .. call) == 1 then
+    redis.call("DECRBY", KEYS[2], units)
+    redis.call("DECRBY", KEYS[3], units)
+  end
+  local cost = tonumber(ARGV[6])
+  if cost > 0 then
+    redis.call("DECRBY", KEYS[9], cost)
+  end
+end
+return removed

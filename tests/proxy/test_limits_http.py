@@ -1,0 +1,112 @@
+"""Limits as a client sees them: headers on every proxied response, 429 with a true
+Retry-After, nothing charged for a failed call, streams billed for what was delivered."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from billing.models import Plan
+
+CHAT = "/v1/chat/completions"
+
+
+def put_on(key, code: str, **changes) -> Plan:
+    plan = Plan.objects.get(code=code)
+    for name, value in changes.items():
+        setattr(plan, name, value)
+    plan.save()
+    subscription = key.key.workspace.subscription
+    subscription.plan = plan
+    subscription.save()
+    return plan
+
+
+def chat(client, key, content: str = "hello", **extra):
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": content}], **extra}
+    return client.post(
+        CHAT, json.dumps(body), content_type="application/json", HTTP_X_API_KEY=key.secret
+    )
+
+
+def test_it_sends_the_quota_headers_of_seed_000(client, gateway, key_a) -> None:
+    put_on(key_a, "basic")
+    response = chat(client, key_a)
+    assert response.status_code == 200
+    assert response["X-RateLimit-Limit-5h"] == "60"
+    assert response["X-RateLimit-Remaining-5h"] == "59"
+    assert response["X-RateLimit-Limit-Weekly"] == "300"
+    assert response["X-RateLimit-Remaining-Weekly"] == "299"
+
+
+def test_it_sends_per_minute_and_credit_headers(client, gateway, key_a) -> None:
+    put_on(key_a, "trial_chat")
+    response = chat(client, key_a)
+    assert response["X-RateLimit-Limit"] == "10"
+    assert response["X-RateLimit-Remaining"] == "9"
+    assert int(response["X-RateLimit-Reset"]) > 0
+    assert response["x-ratelimit-limit-requests"] == "10"
+    assert response["x-ratelimit-remaining-requests"] == "9"
+    assert response["x-ratelimit-limit-tokens"] == "10000"
+    assert response["X-Credits-Limit"] == "15000"
+    assert response["X-Credits-Remaining"] == "14999"
+
+
+def test_it_answers_429_naming_the_limit_with_a_true_retry_after(client, gateway, key_a) -> None:
+    put_on(key_a, "trial_chat", rpm=2)
+    assert chat(client, key_a).status_code == 200
+    assert chat(client, key_a).status_code == 200
+    response = chat(client, key_a)
+    assert response.status_code == 429
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 60
+    error = response.json()["error"]
+    assert error["code"] == "rate_limit_exceeded"
+    assert error["type"] == "rate_limit_error"
+    assert error["message"].startswith("Rate limit exceeded: requests per minute. Retry after")
+    assert response["X-RateLimit-Remaining"] == "0"
+
+
+def test_it_raises_the_sdks_rate_limit_error(openai_client, key_a) -> None:
+    put_on(key_a, "trial_chat", rpm=1)
+    openai_client.chat.completions.create(
+        model="llama3.2", messages=[{"role": "user", "content": "a"}]
+    )
+    with pytest.raises(openai.RateLimitError):
+        openai_client.chat.completions.create(
+            model="llama3.2", messages=[{"role": "user", "content": "b"}]
+        )
+
+
+def test_it_charges_nothing_for_a_failed_upstream_call(client, gateway, key_a, upstream) -> None:
+    put_on(key_a, "trial_chat")
+    assert chat(client, key_a)["X-Credits-Remaining"] == "14999"
+    failed = chat(client, key_a, "[[status:500]] boom")
+    assert failed.status_code == 503
+    assert chat(client, key_a)["X-Credits-Remaining"] == "14998"  # only the two that answered
+
+
+def test_it_sets_the_headers_before_the_first_streamed_byte(client, gateway, key_a) -> None:
+    put_on(key_a, "basic")
+    response = chat(client, key_a, stream=True)
+    assert response["X-RateLimit-Remaining-5h"] == "59"
+    assert b"".join(response.streaming_content).endswith(b"data: [DONE]\n\n")
+
+
+def test_it_counts_a_weighted_model_in_quota_units(client, gateway, key_a) -> None:
+    put_on(key_a, "basic")
+    gateway["llama"].quota_weight_offpeak = 2
+    gateway["llama"].quota_weight_peak = 2
+    gateway["llama"].save()
+    assert chat(client, key_a)["X-RateLimit-Remaining-5h"] == "58"
+
+
+def test_it_enforces_a_plan_changed_in_admin_within_seconds(client, gateway, key_a) -> None:
+    """An operator lowers the plan's RPM; the next calls see it (plan saves drop cached keys)."""
+    plan = put_on(key_a, "paid_chat")
+    assert chat(client, key_a)["X-RateLimit-Limit"] == "100"
+    plan.rpm = 1
+    plan.save()
+    assert chat(client, key_a).status_code == 429
