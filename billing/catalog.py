@@ -288,6 +288,7 @@ def _apply_settings(clean: dict, prune: bool) -> list[str]:
         stale = CatalogSetting.objects.exclude(key__in=list(clean))
         changes += [f"setting {key}: removed" for key in stale.values_list("key", flat=True)]
         stale.delete()
+    forget_catalog_settings()  # now, and again once committed
     transaction.on_commit(forget_catalog_settings)
     return changes
 

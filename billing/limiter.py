@@ -182,17 +182,31 @@ def admit(
     return Admission(call_id, keys, units, cost, headers, lease_renewed_at=now)
 
 
+def settle_args(admission: Admission, *, tokens: int, succeeded: bool) -> list:
+    return [
+        time.time(),
+        admission.call_id,
+        admission.units,
+        tokens,
+        1 if succeeded else 0,
+        admission.credit_cost,
+    ]
+
+
 def settle(admission: Admission, *, tokens: int, succeeded: bool) -> None:
     script("settle")(
-        keys=admission.keys,
-        args=[
-            time.time(),
-            admission.call_id,
-            admission.units,
-            tokens,
-            1 if succeeded else 0,
-            admission.credit_cost,
-        ],
+        keys=admission.keys, args=settle_args(admission, tokens=tokens, succeeded=succeeded)
+    )
+
+
+def queue_settle(pipe: Any, admission: Admission, *, tokens: int, succeeded: bool) -> None:
+    """Add the settlement to a Redis pipeline (sent with the usage record: one round trip).
+    The script is known to the server: script() loaded it when the call was admitted."""
+    pipe.evalsha(
+        script("settle").sha,
+        len(admission.keys),
+        *admission.keys,
+        *settle_args(admission, tokens=tokens, succeeded=succeeded),
     )
 
 

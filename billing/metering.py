@@ -10,14 +10,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
+from config.redis_client import redis_client
 from keys.principal import Principal
 from proxy.errors import ApiError
 
-from . import limiter
+from . import limiter, usage_queue
 from .limiter import Admission
-from .usage_queue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +125,26 @@ def usage_payload(call: Call) -> dict:
 
 
 def settle(call: Call) -> None:
-    """Record the call's outcome exactly once (also for failures and cut streams)."""
+    """Record the call's outcome exactly once (also for failures and cut streams): free its
+    limits and queue its usage record, in one round trip to Redis when there is one."""
     if call.settled:
         return
     call.settled = True
+    payload = usage_payload(call)
+    client = redis_client() if settings.USAGE_QUEUE else None
+    if client is not None and call.admission is not None:
+        pipe = client.pipeline(transaction=False)
+        limiter.queue_settle(
+            pipe, call.admission, tokens=call.usage.total_tokens, succeeded=succeeded(call)
+        )
+        pipe.xadd(usage_queue.STREAM, usage_queue.encode(payload))
+        try:
+            pipe.execute()
+            return
+        except Exception:  # Redis went away: the lease expires; the record must not be lost
+            log.exception("could not settle call %s through Redis", call.call_id)
+            usage_queue.write_now([payload])
+            return
     if call.admission is not None:
         try:
             limiter.settle(
@@ -136,6 +153,6 @@ def settle(call: Call) -> None:
         except Exception:
             log.exception("could not settle the limits of call %s", call.call_id)
     try:
-        enqueue(usage_payload(call))
+        usage_queue.enqueue(payload)
     except Exception:
         log.exception("could not record usage of call %s", call.call_id)

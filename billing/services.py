@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from datetime import datetime
 from typing import Any
 
@@ -35,18 +36,30 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+_local_settings: tuple[float, dict[str, Any]] | None = None
+LOCAL_SECONDS = 5.0  # a changed setting reaches every process within this time
+
+
 def catalog_settings() -> dict[str, Any]:
-    """Every catalog setting, defaults filled in; cached, dropped when one changes."""
+    """Every catalog setting, defaults filled in. Read on every call, so held in the process
+    for a few seconds over the shared cache, which is dropped when a setting changes."""
+    global _local_settings
+    now = time.monotonic()
+    if _local_settings is not None and now - _local_settings[0] < LOCAL_SECONDS:
+        return _local_settings[1]
     values = cache.get(_SETTINGS_CACHE_KEY)
     if values is None:
         values = dict(DEFAULT_SETTINGS)
         values.update(CatalogSetting.objects.values_list("key", "value"))
         cache.set(_SETTINGS_CACHE_KEY, values, timeout=300)
+    _local_settings = (now, values)
     return values
 
 
 def forget_catalog_settings() -> None:
+    global _local_settings
     cache.delete(_SETTINGS_CACHE_KEY)
+    _local_settings = None
 
 
 def default_plan() -> Plan:

@@ -51,13 +51,16 @@ def write_now(payloads: list[dict[str, Any]]) -> None:
     )
 
 
+def encode(payload: dict[str, Any]) -> dict[str, str]:
+    return {"r": json.dumps({k: _encode(v) for k, v in payload.items()}, separators=(",", ":"))}
+
+
 def enqueue(payload: dict[str, Any]) -> None:
     """Hand a usage record over; falls back to writing it at once if Redis is unreachable."""
     client = redis_client() if settings.USAGE_QUEUE else None
     if client is not None:
         try:
-            data = json.dumps({k: _encode(v) for k, v in payload.items()}, separators=(",", ":"))
-            client.xadd(STREAM, {"r": data})
+            client.xadd(STREAM, encode(payload))
             return
         except Exception as exc:  # Redis down: the database takes it, nothing is lost
             log.warning(

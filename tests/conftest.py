@@ -13,6 +13,7 @@ from accounts.services import create_workspace
 from billing import limiter
 from billing.catalog import DEFAULT_CATALOG, apply_file
 from billing.models import Plan
+from billing.services import forget_catalog_settings
 from keys.authentication import resolver
 from keys.services import IssuedKey, issue_key
 from proxy.registry import registry
@@ -48,6 +49,7 @@ def _fresh_caches() -> None:
     registry.invalidate()
     router.clear()
     limiter.clear_local_store()
+    forget_catalog_settings()
 
 
 @pytest.fixture

@@ -110,3 +110,22 @@ def test_it_enforces_a_plan_changed_in_admin_within_seconds(client, gateway, key
     plan.rpm = 1
     plan.save()
     assert chat(client, key_a).status_code == 429
+
+
+@pytest.mark.redis
+def test_it_settles_and_queues_usage_in_one_round_trip_with_redis(
+    client, gateway, key_a, settings
+) -> None:
+    """Production shape: after the call, the in-flight slot is free and the record waits in
+    the stream for the flusher; nothing was written to the database."""
+    from billing import usage_queue
+    from billing.models import UsageRecord
+
+    settings.USAGE_QUEUE = True
+    put_on(key_a, "trial_chat", max_concurrency=1)
+    for _ in range(3):  # one slot: each call must have released it
+        assert chat(client, key_a).status_code == 200
+    assert UsageRecord.objects.count() == 0
+    assert usage_queue.backlog() == 3
+    assert usage_queue.flush_batch(consumer="t", block_ms=None) == 3
+    assert UsageRecord.objects.filter(status=200).count() == 3
