@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
+from billing.ledger import signup_grant
 from billing.models import Plan
 from billing.services import default_plan, subscribe
 
@@ -25,7 +26,8 @@ def create_workspace(name: str, owner: User, plan: Plan | None = None) -> Worksp
     """A workspace with its owner and an active subscription (the default plan if none given)."""
     workspace = Workspace.objects.create(name=name.strip() or "Workspace", slug=unique_slug(name))
     Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)
-    subscribe(workspace, plan or default_plan())
+    subscription = subscribe(workspace, plan or default_plan())
+    signup_grant(workspace, subscription.plan.signup_balance)
     return workspace
 
 

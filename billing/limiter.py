@@ -23,6 +23,7 @@ from django.conf import settings
 from config.redis_client import redis_client
 from keys.principal import Principal
 
+from . import prepaid
 from .services import add_months, catalog_settings
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -34,6 +35,7 @@ LIMIT_NAMES = {
     "tpm": "tokens per minute",
     "max_concurrency": "concurrent requests",
     "monthly_credits": "monthly credits",
+    "balance": "prepaid balance",
 }
 
 _store: Any = None
@@ -113,6 +115,7 @@ class Admission:
     credit_cost: int
     headers: dict[str, str] = field(default_factory=dict)
     lease_renewed_at: float = 0.0
+    reserved_micro: int = 0  # prepaid: the worst case held back at admission
 
 
 class LimitExceeded(Exception):
@@ -139,13 +142,21 @@ def counter_keys(principal: Principal, week_id: str, period_id: int) -> list[str
         f"lim:{{{ws}}}:tpm:sum",
         f"lim:{{{ws}}}:inflight",
         f"lim:{{{ws}}}:credits:{period_id}",
+        prepaid.balance_key(ws),
     ]
 
 
 def admit(
-    principal: Principal, call_id: str, *, units_offpeak: int, units_peak: int, endpoint: str
+    principal: Principal,
+    call_id: str,
+    *,
+    units_offpeak: int,
+    units_peak: int,
+    endpoint: str,
+    reserve_micro: int = 0,
 ) -> Admission:
-    """Check and take every limit for one call; LimitExceeded names the first that failed."""
+    """Check and take every limit for one call; LimitExceeded names the first that failed.
+    On a prepaid plan, `reserve_micro` (the call's worst-case cost) is held from the balance."""
     plan = principal.plan
     moment = datetime.now(tz=zoneinfo.ZoneInfo("UTC"))
     now = moment.timestamp()
@@ -155,6 +166,9 @@ def admit(
     cost = int((catalog_settings().get("endpoint_credits") or {}).get(endpoint, 0))
     keys = counter_keys(principal, week_id, int(period_start.timestamp()))
     lease = settings.LIMIT_LEASE_SECONDS
+    prepaid_plan = bool(plan and plan.prepaid)
+    if prepaid_plan:
+        prepaid.ensure_live_balance(principal.workspace_id)
     args = [  # in the order of admit.lua's ARGV
         now,
         call_id,
@@ -172,6 +186,7 @@ def admit(
         int(period_end.timestamp() - now) + 86400,
         math.ceil(week_end.timestamp() - now),
         math.ceil(period_end.timestamp() - now),
+        reserve_micro if prepaid_plan else -1,
     ]
     result = script("admit")(keys=keys, args=args)
     admitted, failed, wait = int(result[0]), _text(result[1]), int(result[2])
@@ -179,10 +194,15 @@ def admit(
     if not admitted:
         headers["Retry-After"] = str(wait)
         raise LimitExceeded(failed, wait, headers)
-    return Admission(call_id, keys, units, cost, headers, lease_renewed_at=now)
+    reserved = reserve_micro if prepaid_plan else 0
+    return Admission(
+        call_id, keys, units, cost, headers, lease_renewed_at=now, reserved_micro=reserved
+    )
 
 
-def settle_args(admission: Admission, *, tokens: int, succeeded: bool) -> list:
+def settle_args(
+    admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0
+) -> list:
     return [
         time.time(),
         admission.call_id,
@@ -190,24 +210,22 @@ def settle_args(admission: Admission, *, tokens: int, succeeded: bool) -> list:
         tokens,
         1 if succeeded else 0,
         admission.credit_cost,
+        max(0, admission.reserved_micro - charged_micro),
     ]
 
 
-def settle(admission: Admission, *, tokens: int, succeeded: bool) -> None:
-    script("settle")(
-        keys=admission.keys, args=settle_args(admission, tokens=tokens, succeeded=succeeded)
-    )
+def settle(admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0) -> None:
+    args = settle_args(admission, tokens=tokens, succeeded=succeeded, charged_micro=charged_micro)
+    script("settle")(keys=admission.keys, args=args)
 
 
-def queue_settle(pipe: Any, admission: Admission, *, tokens: int, succeeded: bool) -> None:
+def queue_settle(
+    pipe: Any, admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0
+) -> None:
     """Add the settlement to a Redis pipeline (sent with the usage record: one round trip).
     The script is known to the server: script() loaded it when the call was admitted."""
-    pipe.evalsha(
-        script("settle").sha,
-        len(admission.keys),
-        *admission.keys,
-        *settle_args(admission, tokens=tokens, succeeded=succeeded),
-    )
+    args = settle_args(admission, tokens=tokens, succeeded=succeeded, charged_micro=charged_micro)
+    pipe.evalsha(script("settle").sha, len(admission.keys), *admission.keys, *args)
 
 
 def renew_lease(admission: Admission) -> None:
@@ -259,6 +277,8 @@ def rate_headers(
         headers["X-Credits-Limit"] = str(plan.monthly_credits)
         headers["X-Credits-Remaining"] = str(max(0, plan.monthly_credits - used_credits))
         headers["X-Credits-Reset"] = str(int(period_end.timestamp()))
+    if plan.prepaid and len(result) > 11:
+        headers["X-Balance-Remaining"] = str(prepaid.from_micro(int(result[11])))
     return headers
 
 

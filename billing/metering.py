@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,7 +18,7 @@ from config.redis_client import redis_client
 from keys.principal import Principal
 from proxy.errors import ApiError
 
-from . import limiter, usage_queue
+from . import limiter, prepaid, usage_queue
 from .limiter import Admission
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Call:
     upstream_ms: float = 0.0
     incomplete: bool = False
     admission: Admission | None = None
+    prices: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
     started_at: datetime = field(default_factory=timezone.now)
@@ -71,9 +73,18 @@ class Call:
         self.status, self.error_code = status, code
 
 
-def admit(call: Call, *, units_offpeak: int = 1, units_peak: int = 1) -> None:
-    """Check and take every limit for the call (quotas, rate limits, in-flight, credits);
-    429 rate_limit_exceeded naming the limit, with a true Retry-After."""
+def admit(
+    call: Call,
+    *,
+    units_offpeak: int = 1,
+    units_peak: int = 1,
+    prices: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0)),
+    worst_case_tokens: tuple[int, int] = (0, 0),
+) -> None:
+    """Check and take every limit for the call (quotas, rate limits, in-flight, credits, and on
+    a prepaid plan the worst-case cost); 429 rate_limit_exceeded naming the limit with a true
+    Retry-After, or 402 insufficient_credit when the balance cannot cover the call."""
+    call.prices = prices
     try:
         call.admission = limiter.admit(
             call.principal,
@@ -81,14 +92,32 @@ def admit(call: Call, *, units_offpeak: int = 1, units_peak: int = 1) -> None:
             units_offpeak=units_offpeak,
             units_peak=units_peak,
             endpoint=call.endpoint,
+            reserve_micro=prepaid.cost_micro(*worst_case_tokens, prices),
         )
     except limiter.LimitExceeded as exceeded:
+        if exceeded.limit == "balance":
+            headers = {k: v for k, v in exceeded.headers.items() if k != "Retry-After"}
+            raise ApiError(
+                402,
+                "insufficient_credit",
+                "Your prepaid balance cannot cover this call (its cost at max_tokens). "
+                "Top up in the dashboard, redeem a code, or lower max_tokens.",
+                headers=headers,
+            ) from exceeded
         raise ApiError(
             429,
             "rate_limit_exceeded",
             limiter.describe(exceeded.limit, exceeded.retry_after),
             headers=exceeded.headers,
         ) from exceeded
+
+
+def charged_micro(call: Call) -> int:
+    """What a prepaid call costs: its tokens at the model's prices, never more than was held."""
+    if call.admission is None or not call.admission.reserved_micro or not succeeded(call):
+        return 0
+    cost = prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
+    return min(cost, call.admission.reserved_micro)
 
 
 def succeeded(call: Call) -> bool:
@@ -119,6 +148,9 @@ def usage_payload(call: Call) -> dict:
         "latency_ms": int(call.elapsed_ms()),
         "ttft_ms": call.ttft_ms,
         "incomplete": call.incomplete,
+        "credits": call.admission.credit_cost if call.admission and succeeded(call) else 0,
+        "cost": prepaid.from_micro(charged_micro(call)),
+        "quota_units": call.admission.units if call.admission and succeeded(call) else 0,
         "started_at": call.started_at,
         "finished_at": timezone.now(),
     }
@@ -131,11 +163,16 @@ def settle(call: Call) -> None:
         return
     call.settled = True
     payload = usage_payload(call)
+    charged = charged_micro(call)
     client = redis_client() if settings.USAGE_QUEUE else None
     if client is not None and call.admission is not None:
         pipe = client.pipeline(transaction=False)
         limiter.queue_settle(
-            pipe, call.admission, tokens=call.usage.total_tokens, succeeded=succeeded(call)
+            pipe,
+            call.admission,
+            tokens=call.usage.total_tokens,
+            succeeded=succeeded(call),
+            charged_micro=charged,
         )
         pipe.xadd(usage_queue.STREAM, usage_queue.encode(payload))
         try:

@@ -125,3 +125,72 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.endpoint} {self.status}"
+
+
+class Balance(models.Model):
+    """A workspace's prepaid balance in USD; always the sum of its ledger entries."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="balance")
+    amount = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="balance_never_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: ${self.amount}"
+
+
+class LedgerKind(models.TextChoices):
+    SIGNUP = "signup", "Sign-up grant"
+    GRANT = "grant", "Operator grant"
+    TOPUP = "topup", "Top-up"
+    REDEMPTION = "redemption", "Redemption code"
+    USAGE = "usage", "Usage"
+    REFUND = "refund", "Refund"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    MONTHLY_RESET = "monthly_reset", "Monthly reset"
+
+
+class LedgerEntry(models.Model):
+    """One change of a workspace's balance. Never edited; corrections are new entries."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="ledger")
+    kind = models.CharField(max_length=16, choices=LedgerKind.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=6, help_text="signed, USD")
+    balance_after = models.DecimalField(max_digits=14, decimal_places=6)
+    reason = models.CharField(max_length=200, blank=True)
+    call_id = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "created_at"], name="ledger_by_workspace_time")
+        ]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+} → {self.balance_after}"
+
+
+class RedemptionCode(models.Model):
+    """A code worth an amount, redeemable once by one workspace."""
+
+    code = models.CharField(max_length=40, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    batch = models.CharField(max_length=60, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.code[:4]}… ${self.amount}"

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from config.redis_client import redis_client
@@ -46,9 +47,20 @@ def _decode(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_now(payloads: list[dict[str, Any]]) -> None:
-    UsageRecord.objects.bulk_create(
-        [UsageRecord(**payload) for payload in payloads], ignore_conflicts=True
-    )
+    """Insert the records not yet present and, for prepaid calls, their ledger entries, in one
+    transaction; a record delivered twice (a flusher died before acknowledging) is skipped."""
+    from .ledger import charge_usage
+
+    ids = [p["call_id"] for p in payloads]
+    with transaction.atomic():
+        present = set(UsageRecord.objects.filter(call_id__in=ids).values_list("call_id", flat=True))
+        fresh = {p["call_id"]: p for p in payloads if p["call_id"] not in present}
+        UsageRecord.objects.bulk_create(
+            [UsageRecord(**payload) for payload in fresh.values()], ignore_conflicts=True
+        )
+        for payload in fresh.values():
+            if payload.get("cost"):
+                charge_usage(payload["workspace_id"], Decimal(payload["cost"]), payload["call_id"])
 
 
 def encode(payload: dict[str, Any]) -> dict[str, str]:

@@ -210,6 +210,19 @@ class UsageMeter:
             )
 
 
+def worst_case_tokens(body: dict[str, Any], model: ModelInfo) -> tuple[int, int]:
+    """(prompt, completion) tokens a call can cost at most: what prepaid admission holds back."""
+    prompt = estimate_prompt(body)
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    room = max(1, model.context_window - prompt)
+    completion = (
+        min(asked, room)
+        if isinstance(asked, int)
+        else min(settings.PREPAID_DEFAULT_MAX_TOKENS, room)
+    )
+    return prompt, completion
+
+
 def estimated_usage(prompt: int, completion: int) -> dict[str, Any]:
     """OpenAI's usage object for counts the gateway estimated, saying so."""
     return {
@@ -249,7 +262,11 @@ def run(
         call.tier = tier_of(meta, call.principal)
         call.end_user = end_user_of(meta, body)
         metering.admit(
-            call, units_offpeak=model.quota_weight_offpeak, units_peak=model.quota_weight_peak
+            call,
+            units_offpeak=model.quota_weight_offpeak,
+            units_peak=model.quota_weight_peak,
+            prices=(model.input_price_per_mtok, model.output_price_per_mtok),
+            worst_case_tokens=worst_case_tokens(body, model),
         )
         upstream_body = prepare_upstream_body(body, call)
         routed = router.call(

@@ -8,10 +8,12 @@
 -- ARGV: 1 now   2 call id   3 quota units   4 limit 5h   5 limit week   6 week ttl
 --       7 workspace rpm   8 key rpm   9 tpm   10 max concurrency   11 lease expiry
 --       12 monthly credits   13 credit cost   14 credits ttl   15 seconds to week reset
---       16 seconds to credits reset
+--       16 seconds to credits reset   17 prepaid reservation in micro-dollars (-1: not prepaid)
+-- KEYS 10: the prepaid balance in micro-dollars
 -- Returns {admitted (1/0), failed limit name or "", retry after seconds,
 --          used 5h, used week, used rpm (workspace), used tpm, used credits, in flight,
---          seconds until the rpm window frees a slot, seconds until the tpm window frees}
+--          seconds until the rpm window frees a slot, seconds until the tpm window frees,
+--          prepaid balance left (micro-dollars)}
 
 local now = tonumber(ARGV[1])
 local call = ARGV[2]
@@ -66,9 +68,13 @@ local used_key_rpm = redis.call("ZCARD", KEYS[5])
 local in_flight = redis.call("ZCARD", KEYS[8])
 local used_credits = tonumber(redis.call("GET", KEYS[9]) or "0")
 
+local function balance()
+  return tonumber(redis.call("GET", KEYS[10]) or "0")
+end
+
 local function refuse(name, wait)
   return {0, name, wait, used_5h, used_week, used_rpm, used_tpm, used_credits, in_flight,
-          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60)}
+          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60), balance()}
 end
 
 if limit_5h >= 0 and used_5h + units > limit_5h then
@@ -92,6 +98,13 @@ end
 if credits >= 0 and used_credits + cost > credits then
   return refuse("monthly_credits", math.max(1, tonumber(ARGV[16])))
 end
+local reserve = tonumber(ARGV[17])
+if reserve >= 0 and balance() < reserve then
+  return refuse("balance", 0)
+end
+if reserve > 0 then
+  redis.call("DECRBY", KEYS[10], reserve)
+end
 
 if units > 0 then
   redis.call("ZADD", KEYS[1], now, units .. ":" .. call)
@@ -112,4 +125,5 @@ if cost > 0 then
   redis.call("EXPIRE", KEYS[9], tonumber(ARGV[14]))
 end
 return {1, "", 0, used_5h + units, used_week + units, used_rpm + 1, used_tpm,
-        used_credits + cost, in_flight + 1, oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60)}
+        used_credits + cost, in_flight + 1, oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60),
+        balance()}

@@ -3,6 +3,8 @@
 -- KEYS: 1 quota5h events   2 quota5h sum   3 weekly counter   6 tokens events   7 tokens sum
 --       8 in-flight leases   9 monthly credits used   (same order as admit.lua; 4 and 5 unused)
 -- ARGV: 1 now   2 call id   3 quota units   4 tokens   5 succeeded (1/0)   6 credit cost
+--       7 prepaid micro-dollars to give back (reserved minus charged)
+-- KEYS 10: the prepaid balance
 local now, call = tonumber(ARGV[1]), ARGV[2]
 local units, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
 local removed = redis.call("ZREM", KEYS[8], call)
@@ -21,5 +23,9 @@ if ARGV[5] == "0" then
   if cost > 0 then
     redis.call("DECRBY", KEYS[9], cost)
   end
+end
+local give_back = tonumber(ARGV[7] or "0")
+if give_back > 0 then
+  redis.call("INCRBY", KEYS[10], give_back)
 end
 return removed

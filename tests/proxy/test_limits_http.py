@@ -129,3 +129,48 @@ def test_it_settles_and_queues_usage_in_one_round_trip_with_redis(
     assert usage_queue.backlog() == 3
     assert usage_queue.flush_batch(consumer="t", block_ms=None) == 3
     assert UsageRecord.objects.filter(status=200).count() == 3
+
+
+@pytest.fixture
+def prepaid_key(gateway, catalog):
+    from accounts.services import create_workspace
+    from keys.services import issue_key
+
+    from ..conftest import _user
+
+    gateway["llama"].input_price_per_mtok = 1000
+    gateway["llama"].output_price_per_mtok = 2000
+    gateway["llama"].save()
+    workspace = create_workspace("Payg", _user("p@payg.test"), Plan.objects.get(code="payg"))
+    return issue_key(workspace, "payg")
+
+
+def test_it_charges_a_prepaid_call_its_tokens_at_the_models_prices(client, prepaid_key) -> None:
+    from decimal import Decimal
+
+    from billing.models import Balance, LedgerEntry, UsageRecord
+
+    response = chat(client, prepaid_key, max_tokens=50)
+    assert response.status_code == 200
+    usage = response.json()["usage"]
+    expected = (
+        Decimal(usage["prompt_tokens"]) * 1000 + Decimal(usage["completion_tokens"]) * 2000
+    ) / 10**6
+    record = UsageRecord.objects.get()
+    assert record.cost == expected
+    entry = LedgerEntry.objects.get(kind="usage")
+    assert (entry.amount, entry.call_id) == (-expected, record.call_id)
+    assert Balance.objects.get(workspace=prepaid_key.key.workspace).amount == Decimal(5) - expected
+    # What the header showed: the balance with this call's worst case held back.
+    assert Decimal(response["X-Balance-Remaining"]) < Decimal(5) - expected
+
+
+def test_it_answers_402_when_the_balance_cannot_cover_the_worst_case(client, prepaid_key) -> None:
+    from billing.models import LedgerEntry
+
+    response = chat(client, prepaid_key)  # no max_tokens: 4,096 output tokens at $2,000/M > $5
+    assert response.status_code == 402
+    error = response.json()["error"]
+    assert (error["code"], error["type"]) == ("insufficient_credit", "insufficient_quota")
+    assert not LedgerEntry.objects.filter(kind="usage").exists()
+    assert chat(client, prepaid_key, max_tokens=50).status_code == 200  # a smaller call fits

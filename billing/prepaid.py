@@ -1,0 +1,58 @@
+"""The live prepaid balance: an integer of micro-dollars in the limits store (Redis), reserved at
+admission for the worst case and trued up at settlement; the ledger in PostgreSQL follows
+through the usage records. The live value is loaded from the ledger's balance on first use and
+kept without expiry (production Redis runs with AOF, so it survives a restart)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+MICRO = Decimal("1000000")
+
+
+def balance_key(workspace_id: str) -> str:
+    return f"lim:{{{workspace_id}}}:balance"
+
+
+def to_micro(amount: Decimal) -> int:
+    return int((Decimal(amount) * MICRO).to_integral_value(rounding=ROUND_CEILING))
+
+
+def from_micro(value: int) -> Decimal:
+    return (Decimal(value) / MICRO).quantize(Decimal("0.000001"))
+
+
+def cost_micro(prompt_tokens: int, completion_tokens: int, prices: tuple[Decimal, Decimal]) -> int:
+    """USD micro-dollars for a call: prices are per million tokens, so tokens × price exactly."""
+    input_price, output_price = prices
+    return to_micro((prompt_tokens * input_price + completion_tokens * output_price) / MICRO)
+
+
+def ensure_live_balance(workspace_id: str) -> None:
+    from .ledger import balance_of
+    from .limiter import store
+
+    client = store()
+    key = balance_key(workspace_id)
+    if not client.exists(key):
+        client.set(key, to_micro(balance_of(workspace_id)), nx=True)
+
+
+def adjust_live_balance(workspace_id: str, amount: Decimal) -> None:
+    """A grant, top-up or redemption reached the ledger: the live balance follows (if loaded)."""
+    from .limiter import store
+
+    client: Any = store()
+    key = balance_key(workspace_id)
+    if client.exists(key):
+        client.incrby(key, to_micro(amount) if amount > 0 else -to_micro(-amount))
+    else:
+        ensure_live_balance(workspace_id)
+
+
+def live_balance(workspace_id: str) -> Decimal:
+    from .limiter import store
+
+    ensure_live_balance(workspace_id)
+    return from_micro(int(store().get(balance_key(workspace_id)) or 0))
