@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from .pipeline import request_id_of
 
 API_PREFIXES = ("/v1/", "/api/")
+SUPPLIED = "tollgate.request_id_supplied"  # did the client send X-Request-Id itself?
 
 
 class RequestIdMiddleware:
@@ -19,6 +20,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIXES):
             return self.get_response(request)
+        request.META[SUPPLIED] = bool(request.META.get("HTTP_X_REQUEST_ID", "").strip())
         request_id = request_id_of(request.META)
         request.META["HTTP_X_REQUEST_ID"] = request_id
         response = self.get_response(request)

@@ -23,6 +23,7 @@ from billing.metering import Call, Usage
 from billing.models import TIERS
 from keys.principal import Principal
 
+from . import idempotency
 from .errors import ApiError
 from .providers import UpstreamFailure, UpstreamStream
 from .registry import ModelInfo, registry
@@ -255,12 +256,19 @@ def run(
     model_kind: str = "chat",
 ) -> HttpResponse:
     """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape)."""
+    claim: idempotency.Claim | None = None
     try:
         call.requested_model = str(body.get("model", ""))
         model = resolve_model(call.requested_model, call.principal, model_kind)
         call.served_model = model.name
         call.tier = tier_of(meta, call.principal)
         call.end_user = end_user_of(meta, body)
+        key = idempotency.client_key(meta, bool(meta.get("tollgate.request_id_supplied")))
+        if key:
+            outcome = idempotency.claim(call.principal.workspace_id, call.endpoint, key, body)
+            if isinstance(outcome, dict):
+                return replay(call, outcome, dialect)
+            claim = outcome
         metering.admit(
             call,
             units_offpeak=model.quota_weight_offpeak,
@@ -273,6 +281,8 @@ def run(
             model, upstream_body, operation=operation, stream=call.stream, tier=call.tier or None
         )
     except ApiError as error:
+        if claim is not None:
+            idempotency.release(claim)
         call.fail(error.status, error.code)
         metering.settle(call)
         error.headers = {**limit_headers(call), **error.headers}
@@ -280,8 +290,27 @@ def run(
     call.deployment_id = routed.deployment.id
     call.upstream_ms = routed.upstream_ms
     if isinstance(routed.result, UpstreamStream):
-        return stream_response(call, routed.result, body, dialect)
-    return complete_response(call, routed.result, body, dialect)
+        return stream_response(call, routed.result, body, dialect, claim)
+    return complete_response(call, routed.result, body, dialect, claim)
+
+
+def replay(call: Call, result: dict[str, Any], dialect: Dialect) -> HttpResponse:
+    """The stored answer of an idempotent repeat: no upstream call, no charge."""
+    call.error_code = "replayed"
+    stored = usage_from(result)
+    call.usage = stored or Usage()  # what the answer says; the record keeps zero (below)
+    result = {**result, "model": call.requested_model}
+    if call.stream:
+        response: HttpResponse = StreamingHttpResponse(
+            dialect.render_stream(call, iter(idempotency.as_chunks(result))),
+            content_type="text/event-stream; charset=utf-8",
+        )
+    else:
+        response = dialect.render(call, result)
+    call.usage = Usage()
+    metering.settle(call)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def prepare_upstream_body(body: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -295,7 +324,11 @@ def prepare_upstream_body(body: dict[str, Any], call: Call) -> dict[str, Any]:
 
 
 def complete_response(
-    call: Call, result: dict[str, Any], body: dict[str, Any], dialect: Dialect
+    call: Call,
+    result: dict[str, Any],
+    body: dict[str, Any],
+    dialect: Dialect,
+    claim: idempotency.Claim | None = None,
 ) -> HttpResponse:
     call.mark_first_token()
     usage = usage_from(result)
@@ -304,6 +337,8 @@ def complete_response(
         result["usage"] = estimated_usage(usage.prompt_tokens, usage.completion_tokens)
     call.usage = usage
     result["model"] = call.requested_model
+    if claim is not None:
+        idempotency.complete(claim, result)
     response = with_headers(dialect.render(call, result), limit_headers(call))
     gateway_ms = max(0.0, call.elapsed_ms() - call.upstream_ms)
     response["Server-Timing"] = f"gateway;dur={gateway_ms:.1f}, upstream;dur={call.upstream_ms:.1f}"
@@ -312,10 +347,15 @@ def complete_response(
 
 
 def stream_response(
-    call: Call, upstream: UpstreamStream, body: dict[str, Any], dialect: Dialect
+    call: Call,
+    upstream: UpstreamStream,
+    body: dict[str, Any],
+    dialect: Dialect,
+    claim: idempotency.Claim | None = None,
 ) -> StreamingHttpResponse:
     meter = UsageMeter(call, estimate_prompt(body))
     upstream_done = False
+    accumulated = idempotency.Accumulator() if claim is not None else None
 
     def chunks() -> Iterator[dict[str, Any]]:
         nonlocal upstream_done
@@ -325,6 +365,8 @@ def stream_response(
                 limiter.renew_lease(call.admission)
             meter.saw(chunk)
             chunk["model"] = call.requested_model
+            if accumulated is not None:
+                accumulated.add(chunk)
             last = chunk
             yield chunk
         upstream_done = True
@@ -358,6 +400,15 @@ def stream_response(
         finally:
             upstream.close()
             meter.finish()
+            if claim is not None:
+                if upstream_done and not call.incomplete and accumulated is not None:
+                    result = accumulated.result()
+                    result["usage"] = result["usage"] or estimated_usage(
+                        call.usage.prompt_tokens, call.usage.completion_tokens
+                    )
+                    idempotency.complete(claim, result)
+                else:
+                    idempotency.release(claim)
             metering.settle(call)
 
     response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
