@@ -1,7 +1,16 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from billing.ledger import grant
 
 from .models import Membership, User, Workspace
 
@@ -29,9 +38,15 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class GrantForm(forms.Form):
+    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=12, decimal_places=6)
+    reason = forms.CharField(max_length=200)
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "plan_code", "created_at"]
+    actions = ["grant_credits"]
+    list_display = ["name", "slug", "plan_code", "balance", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["id", "created_at"]
     inlines = [MembershipInline]
@@ -41,5 +56,36 @@ class WorkspaceAdmin(admin.ModelAdmin):
         subscription = getattr(workspace, "subscription", None)
         return subscription.plan.code if subscription else "—"
 
+    @admin.display(description="balance (USD)")
+    def balance(self, workspace: Workspace) -> str:
+        found = getattr(workspace, "balance", None)
+        return str(found.amount) if found else "—"
+
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("subscription__plan")
+        return super().get_queryset(request).select_related("subscription__plan", "balance")
+
+    @admin.action(description="Grant credits to the selected workspaces")
+    def grant_credits(
+        self, request: HttpRequest, queryset: QuerySet[Workspace]
+    ) -> HttpResponse | None:
+        form = GrantForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for workspace in queryset:
+                entry = grant(
+                    workspace,
+                    form.cleaned_data["amount"],
+                    form.cleaned_data["reason"],
+                    by=request.user,
+                )
+                self.message_user(
+                    request, f"{workspace}: balance {entry.balance_after}", messages.SUCCESS
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant credits",
+            "form": form,
+            "workspaces": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return render(request, "admin/accounts/grant_credits.html", context)
