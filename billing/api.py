@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -59,7 +60,7 @@ class RedeemView(APIView):
         return Response(
             {
                 "object": "redemption",
-                "amount": str(entry.amount),
+                "amount": str(entry.amount.quantize(Decimal("0.000001"))),
                 "balance": str(entry.balance_after),
             }
         )

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
+from accounts.tenancy import WorkspaceOwnedQuerySet
 
 SCOPES = ("chat", "chat_agent", "chat_agent_train", "local_model_access")
 TIERS = ("slow", "medium", "fast", "ludicrous")
@@ -118,6 +119,8 @@ class UsageRecord(models.Model):
     incomplete = models.BooleanField(default=False, help_text="the stream was cut before its end")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]

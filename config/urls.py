@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from billing.urls import billing_api_patterns
 from keys.api import KeyInfoView
 from proxy.urls import api_v1_patterns, v1_patterns
 from proxy.views import unknown_api_path
@@ -25,6 +26,7 @@ api_v1 = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema", **PUBLIC), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema", **PUBLIC), name="redoc"),
     *api_v1_patterns,
+    *billing_api_patterns,
 ]
 
 urlpatterns = [

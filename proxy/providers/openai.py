@@ -61,18 +61,26 @@ def translate(exc: Exception, doing: str) -> UpstreamFailure:
 def post(
     url: str, key: str | None, body: dict, *, stream: bool, timeout: float
 ) -> BaseHTTPResponse:
-    try:
-        response = http().request(
-            "POST",
-            url,
-            body=json.dumps(body, separators=(",", ":")).encode(),
-            headers=_headers(key, stream),
-            timeout=timeout_for(timeout),
-            preload_content=not stream,
-            redirect=False,
-        )
-    except (HTTPError, OSError) as exc:
-        raise translate(exc, "sending") from exc
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    for attempt in (1, 2):
+        try:
+            response = http().request(
+                "POST",
+                url,
+                body=payload,
+                headers=_headers(key, stream),
+                timeout=timeout_for(timeout),
+                preload_content=not stream,
+                redirect=False,
+            )
+            break
+        except ProtocolError as exc:
+            # Most often a pooled keep-alive connection the upstream had already closed: one
+            # more try on a fresh connection, before it counts as the deployment's failure.
+            if attempt == 2:
+                raise translate(exc, "sending") from exc
+        except (HTTPError, OSError) as exc:
+            raise translate(exc, "sending") from exc
     if response.status >= 400:
         _fail(response)
     return response

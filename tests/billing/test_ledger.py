@@ -182,3 +182,30 @@ def test_it_keeps_the_live_balance_in_step_with_grants(
     with django_capture_on_commit_callbacks(execute=True):
         grant(payg, Decimal("1.25"), "promo")
     assert prepaid.live_balance(str(payg.pk)) == Decimal("6.25")
+
+
+def test_it_redeems_a_code_through_the_api(client, payg) -> None:
+    key = issue_key(payg, "k")
+    code = generate_codes(1, Decimal("10")).codes[0]
+    first = client.post(
+        "/api/v1/billing/redeem", json.dumps({"code": code}), content_type="application/json",
+        HTTP_X_API_KEY=key.secret,
+    )  # fmt: skip
+    assert first.status_code == 200
+    assert first.json() == {"object": "redemption", "amount": "10.000000", "balance": "15.000000"}
+    again = client.post(
+        "/api/v1/billing/redeem", json.dumps({"code": code}), content_type="application/json",
+        HTTP_X_API_KEY=key.secret,
+    )  # fmt: skip
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "code_already_redeemed"
+    unknown = client.post(
+        "/api/v1/billing/redeem", json.dumps({"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}),
+        content_type="application/json", HTTP_X_API_KEY=key.secret,
+    )  # fmt: skip
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "invalid_code")
+    empty = client.post(
+        "/api/v1/billing/redeem", "{}", content_type="application/json", HTTP_X_API_KEY=key.secret
+    )
+    assert empty.status_code == 400
+    assert empty.json()["error"]["message"] == "code: is required"

@@ -4,6 +4,7 @@ REDIS_URL is set and on the in-process store otherwise (the same Lua runs on bot
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +34,7 @@ def principal_on(**limits):
 
 def admit(principal, n=1, *, offpeak=1, peak=1, endpoint="chat"):
     return limiter.admit(
-        principal, f"call-{n}-{threading.get_ident()}-{id(object())}",
+        principal, f"call-{n}-{uuid.uuid4().hex}",
         units_offpeak=offpeak, units_peak=peak, endpoint=endpoint,
     )  # fmt: skip
 
