@@ -7,11 +7,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
+from config.shared_cache import shared as cache
 
 from .models import CatalogSetting, Plan, Subscription, SubscriptionStatus
 

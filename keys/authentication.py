@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
+from config.shared_cache import shared as cache
 from proxy.errors import ApiError
 
 from . import secrets

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
+from config.shared_cache import shared as cache
 
 GENERATION_KEY = "catalog:gen"
 CHECK_EVERY_SECONDS = 1.0

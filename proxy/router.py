@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+
+from config.shared_cache import shared as cache
 
 from .credentials import CredentialError, reveal
 from .errors import ApiError
