@@ -92,7 +92,9 @@ def week_bounds(now: datetime) -> tuple[str, datetime]:
 def is_peak(now: datetime) -> bool:
     start, end = (catalog_settings().get("peak_hours") or "14:00-18:00").split("-")
     local = now.astimezone(gateway_zone()).strftime("%H:%M")
-    return start <= local < end
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # a window across midnight, e.g. 22:00-02:00
 
 
 def credit_period(anchor: float, now: datetime) -> tuple[datetime, datetime]:
@@ -154,6 +156,7 @@ def admit(
     units_peak: int,
     endpoint: str,
     reserve_micro: int = 0,
+    lease_seconds: float | None = None,
 ) -> Admission:
     """Check and take every limit for one call; LimitExceeded names the first that failed.
     On a prepaid plan, `reserve_micro` (the call's worst-case cost) is held from the balance."""
@@ -165,7 +168,7 @@ def admit(
     units = units_peak if is_peak(moment) else units_offpeak
     cost = int((catalog_settings().get("endpoint_credits") or {}).get(endpoint, 0))
     keys = counter_keys(principal, week_id, int(period_start.timestamp()))
-    lease = settings.LIMIT_LEASE_SECONDS
+    lease = lease_seconds or settings.LIMIT_LEASE_SECONDS
     prepaid_plan = bool(plan and plan.prepaid)
     if prepaid_plan:
         prepaid.ensure_live_balance(principal.workspace_id)
@@ -210,7 +213,8 @@ def settle_args(
         tokens,
         1 if succeeded else 0,
         admission.credit_cost,
-        max(0, admission.reserved_micro - charged_micro),
+        admission.reserved_micro,
+        charged_micro,
     ]
 
 
@@ -222,10 +226,17 @@ def settle(admission: Admission, *, tokens: int, succeeded: bool, charged_micro:
 def queue_settle(
     pipe: Any, admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0
 ) -> None:
-    """Add the settlement to a Redis pipeline (sent with the usage record: one round trip).
-    The script is known to the server: script() loaded it when the call was admitted."""
+    """Add the settlement to a Redis pipeline, sent with the usage record in one round trip.
+    The caller reloads the scripts and retries on NoScriptError (a restarted Redis)."""
     args = settle_args(admission, tokens=tokens, succeeded=succeeded, charged_micro=charged_micro)
     pipe.evalsha(script("settle").sha, len(admission.keys), *admission.keys, *args)
+
+
+def load_scripts() -> None:
+    """Make sure the server knows our scripts (a fresh or restarted Redis knows none)."""
+    client = store()
+    for name in ("admit", "settle"):
+        client.script_load(script(name).script)
 
 
 def renew_lease(admission: Admission) -> None:
@@ -262,7 +273,11 @@ def rate_headers(
         headers["X-RateLimit-Reset-Weekly"] = str(int(week_end.timestamp()))
     rpm = principal.rpm
     if rpm is not None:
-        remaining = max(0, rpm - used_rpm)
+        key_in_force = (
+            principal.key_rpm is not None and principal.key_rpm == rpm and len(result) > 12
+        )
+        counted = int(result[12]) if key_in_force else used_rpm
+        remaining = max(0, rpm - counted)
         headers["X-RateLimit-Limit"] = str(rpm)
         headers["X-RateLimit-Remaining"] = str(remaining)
         headers["X-RateLimit-Reset"] = str(int(now) + max(rpm_wait, 0))

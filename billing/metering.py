@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import NoScriptError
 
 from config.redis_client import redis_client
 from keys.principal import Principal
@@ -93,6 +94,9 @@ def admit(
             units_peak=units_peak,
             endpoint=call.endpoint,
             reserve_micro=prepaid.cost_micro(*worst_case_tokens, prices),
+            # A non-streamed call cannot renew its slot while it waits: hold it for as long as
+            # the router may take; a stream renews its own as it goes.
+            lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
     except limiter.LimitExceeded as exceeded:
         if exceeded.limit == "balance":
@@ -113,11 +117,12 @@ def admit(
 
 
 def charged_micro(call: Call) -> int:
-    """What a prepaid call costs: its tokens at the model's prices, never more than was held."""
-    if call.admission is None or not call.admission.reserved_micro or not succeeded(call):
+    """What a prepaid call costs: its tokens (the upstream's count) at the model's prices."""
+    if call.admission is None or not call.principal.plan or not call.principal.plan.prepaid:
         return 0
-    cost = prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
-    return min(cost, call.admission.reserved_micro)
+    if not succeeded(call):
+        return 0
+    return prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
 
 
 def succeeded(call: Call) -> bool:
@@ -166,30 +171,46 @@ def settle(call: Call) -> None:
     charged = charged_micro(call)
     client = redis_client() if settings.USAGE_QUEUE else None
     if client is not None and call.admission is not None:
-        pipe = client.pipeline(transaction=False)
-        limiter.queue_settle(
-            pipe,
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            limiter.queue_settle(
+                pipe,
+                call.admission,
+                tokens=call.usage.total_tokens,
+                succeeded=succeeded(call),
+                charged_micro=charged,
+            )
+            pipe.xadd(usage_queue.STREAM, usage_queue.encode(payload))
+            try:
+                pipe.execute()
+                return
+            except NoScriptError:
+                if attempt == 2:
+                    break
+                limiter.load_scripts()  # a restarted Redis: it forgot our scripts
+            except Exception:
+                log.exception("could not settle call %s through Redis", call.call_id)
+                break
+        # The pipeline failed: settle and record one by one (the record goes to the database).
+        _settle_limits(call, charged)
+        usage_queue.write_now([payload])
+        return
+    _settle_limits(call, charged)
+    try:
+        usage_queue.enqueue(payload)
+    except Exception:
+        log.exception("could not record usage of call %s", call.call_id)
+
+
+def _settle_limits(call: Call, charged: int) -> None:
+    if call.admission is None:
+        return
+    try:
+        limiter.settle(
             call.admission,
             tokens=call.usage.total_tokens,
             succeeded=succeeded(call),
             charged_micro=charged,
         )
-        pipe.xadd(usage_queue.STREAM, usage_queue.encode(payload))
-        try:
-            pipe.execute()
-            return
-        except Exception:  # Redis went away: the lease expires; the record must not be lost
-            log.exception("could not settle call %s through Redis", call.call_id)
-            usage_queue.write_now([payload])
-            return
-    if call.admission is not None:
-        try:
-            limiter.settle(
-                call.admission, tokens=call.usage.total_tokens, succeeded=succeeded(call)
-            )
-        except Exception:
-            log.exception("could not settle the limits of call %s", call.call_id)
-    try:
-        usage_queue.enqueue(payload)
-    except Exception:
-        log.exception("could not record usage of call %s", call.call_id)
+    except Exception:  # its lease runs out by itself; nothing is charged twice
+        log.exception("could not settle the limits of call %s", call.call_id)

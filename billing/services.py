@@ -18,7 +18,7 @@ from .models import CatalogSetting, Plan, Subscription, SubscriptionStatus
 DEFAULT_SETTINGS: dict[str, Any] = {
     "default_plan": "trial_chat",
     "default_model": None,
-    "timezone": "Asia/Jakarta",
+    "timezone": None,  # None: settings.GATEWAY_TIMEZONE (env), Asia/Jakarta by default
     "peak_hours": "14:00-18:00",
     "endpoint_credits": {},
 }

@@ -5,6 +5,7 @@ OpenAI shape (default): {"error": {"message", "type", "param", "code"}}.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -124,8 +125,11 @@ def _flatten_validation(detail: Any, path: str = "") -> str:
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
     """DRF's EXCEPTION_HANDLER: every API error in the endpoint's format (OpenAI by default)."""
     error = as_api_error(exc)
-    if error is None:
-        return None
+    if error is None:  # unexpected: logged, and still answered in the API's own shape
+        logging.getLogger(__name__).error("unexpected error", exc_info=exc)
+        error = ApiError(
+            500, "internal_error", "The gateway failed unexpectedly; it has been logged."
+        )
     view = context.get("view")
     render = getattr(view, "render_error", None)
     return render(error) if render else openai_response(error)

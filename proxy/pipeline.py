@@ -10,6 +10,7 @@ canonical (OpenAI) shape.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from .providers import UpstreamFailure, UpstreamStream
 from .registry import ModelInfo, registry
 from .router import router
 from .tokens import count_tokens, prompt_tokens
+
+log = logging.getLogger(__name__)
 
 TIER_HEADERS = ("HTTP_X_TIER", "HTTP_X_SIATI_TIER")
 END_USER_HEADERS = ("HTTP_X_END_USER", "HTTP_X_SIATI_USER")
@@ -211,17 +214,48 @@ class UsageMeter:
             )
 
 
+def is_prepaid(call: Call) -> bool:
+    return bool(call.principal.plan and call.principal.plan.prepaid)
+
+
 def worst_case_tokens(body: dict[str, Any], model: ModelInfo) -> tuple[int, int]:
-    """(prompt, completion) tokens a call can cost at most: what prepaid admission holds back."""
-    prompt = estimate_prompt(body)
+    """(prompt, completion) tokens a call can cost at most: what prepaid admission holds back.
+    A token is at least one byte, so the request's bytes bound the prompt (images: a generous
+    fixed count); the output is bounded by max_tokens (or a default) for each of `n` answers."""
+    prompt = upper_bound_prompt(body)
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
-    room = max(1, model.context_window - prompt)
-    completion = (
+    room = max(1, model.context_window)
+    per_answer = (
         min(asked, room)
         if isinstance(asked, int)
         else min(settings.PREPAID_DEFAULT_MAX_TOKENS, room)
     )
-    return prompt, completion
+    answers = body.get("n") if isinstance(body.get("n"), int) and body.get("n") > 0 else 1
+    return prompt, per_answer * answers
+
+
+IMAGE_TOKENS_BOUND = 2000
+
+
+def upper_bound_prompt(body: dict[str, Any]) -> int:
+    images = 0
+
+    def strip_images(value: Any) -> Any:
+        nonlocal images
+        if isinstance(value, dict):
+            if value.get("type") in ("image_url", "image", "input_image"):
+                images += 1
+                return None
+            return {k: strip_images(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip_images(v) for v in value]
+        return value
+
+    counted = {
+        k: strip_images(body.get(k)) for k in ("messages", "prompt", "input", "tools", "system")
+    }
+    text = json.dumps(counted, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode()) + images * IMAGE_TOKENS_BOUND
 
 
 def estimated_usage(prompt: int, completion: int) -> dict[str, Any]:
@@ -274,7 +308,7 @@ def run(
             units_offpeak=model.quota_weight_offpeak,
             units_peak=model.quota_weight_peak,
             prices=(model.input_price_per_mtok, model.output_price_per_mtok),
-            worst_case_tokens=worst_case_tokens(body, model),
+            worst_case_tokens=worst_case_tokens(body, model) if is_prepaid(call) else (0, 0),
         )
         upstream_body = prepare_upstream_body(body, call)
         routed = router.call(
@@ -286,6 +320,10 @@ def run(
         call.fail(error.status, error.code)
         metering.settle(call)
         error.headers = {**limit_headers(call), **error.headers}
+        raise
+    except Exception:
+        if claim is not None:
+            idempotency.release(claim)
         raise
     call.deployment_id = routed.deployment.id
     call.upstream_ms = routed.upstream_ms
@@ -397,7 +435,21 @@ def stream_response(
                 call.incomplete = True
                 call.fail(499, "client_disconnected")
             raise
+        except Exception:
+            log.exception("stream of call %s failed", call.call_id)
+            call.incomplete = True
+            call.fail(502, "upstream_error")
+            yield dialect.stream_error(
+                ApiError(502, "upstream_error", "The stream failed; it has been logged.")
+            )
         finally:
+            finish()
+
+    def finish() -> None:
+        """Once, however the stream ends (also if it is closed before it ever started)."""
+        if call.settled:
+            return
+        try:
             upstream.close()
             meter.finish()
             if claim is not None:
@@ -409,13 +461,38 @@ def stream_response(
                     idempotency.complete(claim, result)
                 else:
                     idempotency.release(claim)
+        finally:
+            if not upstream_done and call.status < 400:
+                call.incomplete = True
+                call.fail(499, "client_disconnected")
             metering.settle(call)
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
+    response = StreamingHttpResponse(
+        ClosingStream(events(), finish), content_type="text/event-stream; charset=utf-8"
+    )
     with_headers(response, limit_headers(call))
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+class ClosingStream:
+    """The body of a streamed response: `close()` (which the WSGI server calls, whatever
+    happened) runs `finish` even for a generator that never started, whose own `finally`
+    would not run."""
+
+    def __init__(self, events: Iterator[bytes], finish: Any) -> None:
+        self._events = events
+        self._finish = finish
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def close(self) -> None:
+        try:
+            self._events.close()  # type: ignore[attr-defined]
+        finally:
+            self._finish()
 
 
 def _delivering(

@@ -13,7 +13,7 @@
 -- Returns {admitted (1/0), failed limit name or "", retry after seconds,
 --          used 5h, used week, used rpm (workspace), used tpm, used credits, in flight,
 --          seconds until the rpm window frees a slot, seconds until the tpm window frees,
---          prepaid balance left (micro-dollars)}
+--          prepaid balance left (micro-dollars), used rpm (key)}
 
 local now = tonumber(ARGV[1])
 local call = ARGV[2]
@@ -74,7 +74,7 @@ end
 
 local function refuse(name, wait)
   return {0, name, wait, used_5h, used_week, used_rpm, used_tpm, used_credits, in_flight,
-          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60), balance()}
+          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60), balance(), used_key_rpm}
 end
 
 if limit_5h >= 0 and used_5h + units > limit_5h then
@@ -126,4 +126,4 @@ if cost > 0 then
 end
 return {1, "", 0, used_5h + units, used_week + units, used_rpm + 1, used_tpm,
         used_credits + cost, in_flight + 1, oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60),
-        balance()}
+        balance(), used_key_rpm + 1}

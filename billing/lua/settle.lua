@@ -3,7 +3,7 @@
 -- KEYS: 1 quota5h events   2 quota5h sum   3 weekly counter   6 tokens events   7 tokens sum
 --       8 in-flight leases   9 monthly credits used   (same order as admit.lua; 4 and 5 unused)
 -- ARGV: 1 now   2 call id   3 quota units   4 tokens   5 succeeded (1/0)   6 credit cost
---       7 prepaid micro-dollars to give back (reserved minus charged)
+--       7 prepaid micro-dollars reserved at admission   8 micro-dollars the call cost
 -- KEYS 10: the prepaid balance
 local now, call = tonumber(ARGV[1]), ARGV[2]
 local units, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -24,8 +24,11 @@ if ARGV[5] == "0" then
     redis.call("DECRBY", KEYS[9], cost)
   end
 end
-local give_back = tonumber(ARGV[7] or "0")
-if give_back > 0 then
-  redis.call("INCRBY", KEYS[10], give_back)
+-- The reservation comes back, the cost goes out; a cost above the reservation (an upstream that
+-- counted more than our estimate) is taken as far as the balance goes, never below zero.
+local reserved, charged = tonumber(ARGV[7] or "0"), tonumber(ARGV[8] or "0")
+if reserved > 0 or charged > 0 then
+  local balance = tonumber(redis.call("GET", KEYS[10]) or "0") + reserved
+  redis.call("SET", KEYS[10], math.max(0, balance - charged))
 end
 return removed

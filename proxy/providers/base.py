@@ -41,7 +41,12 @@ class UpstreamFailure(Exception):
 
     @property
     def retryable(self) -> bool:
+        """Another deployment may do better. An upstream 404/405/501 means this deployment does
+        not serve the model or the endpoint (an Ollama host that lacks it): the catalog's
+        fault, not the client's."""
         if self.kind in ("connect", "timeout", "protocol", "config"):
+            return True
+        if self.status in (404, 405):
             return True
         return self.status is not None and (self.status >= 500 or self.key_fault)
 

@@ -95,7 +95,7 @@ def _fail(response: BaseHTTPResponse) -> None:
     finally:
         response.release_conn()
     client_message = None
-    if 400 <= status < 500 and status not in (401, 402, 403, 429):
+    if 400 <= status < 500 and status not in (401, 402, 403, 404, 405, 429):
         client_message = _client_message(status, data)
     raise UpstreamFailure(
         "status",

@@ -183,3 +183,25 @@ def test_it_resets_monthly_credits_at_the_period_boundary(catalog) -> None:
         admit(principal)
     with time_machine.travel(datetime(2026, 3, 31, 10, 0, tzinfo=UTC), tick=False):
         admit(principal)  # each month starts anew from the subscription's day
+
+
+def test_it_follows_the_gateway_timezone_setting(catalog, settings) -> None:
+    from billing.models import CatalogSetting
+    from billing.services import forget_catalog_settings
+
+    CatalogSetting.objects.filter(key="timezone").delete()
+    forget_catalog_settings()
+    settings.GATEWAY_TIMEZONE = "Europe/Berlin"
+    _week_id, end = limiter.week_bounds(datetime(2026, 11, 22, 22, 59, tzinfo=UTC))  # Sun 23:59 CET
+    assert end == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+
+
+def test_it_understands_peak_hours_across_midnight(catalog) -> None:
+    from billing.models import CatalogSetting
+    from billing.services import forget_catalog_settings
+
+    CatalogSetting.objects.update_or_create(key="peak_hours", defaults={"value": "22:00-02:00"})
+    forget_catalog_settings()
+    wib = lambda h, m: datetime(2026, 11, 18, h, m, tzinfo=UTC) - timedelta(hours=7)  # noqa: E731
+    assert limiter.is_peak(wib(23, 0)) and limiter.is_peak(wib(1, 59))
+    assert not limiter.is_peak(wib(2, 0)) and not limiter.is_peak(wib(21, 59))

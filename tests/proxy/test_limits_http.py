@@ -174,3 +174,57 @@ def test_it_answers_402_when_the_balance_cannot_cover_the_worst_case(client, pre
     assert (error["code"], error["type"]) == ("insufficient_credit", "insufficient_quota")
     assert not LedgerEntry.objects.filter(kind="usage").exists()
     assert chat(client, prepaid_key, max_tokens=50).status_code == 200  # a smaller call fits
+
+
+def test_it_takes_a_prepaid_calls_cost_from_the_live_balance(client, prepaid_key) -> None:
+    from billing import prepaid
+    from billing.models import Balance
+
+    for _ in range(3):
+        assert chat(client, prepaid_key, max_tokens=50).status_code == 200
+    workspace = prepaid_key.key.workspace
+    assert (
+        prepaid.live_balance(str(workspace.pk)) == Balance.objects.get(workspace=workspace).amount
+    )
+
+
+def test_it_charges_the_prompt_the_upstream_counted(client, prepaid_key) -> None:
+    """A long tool description is part of the prompt: held back at admission, charged in full."""
+    from decimal import Decimal
+
+    from billing.ledger import grant
+    from billing.models import UsageRecord
+
+    grant(prepaid_key.key.workspace, Decimal(100), "room for a long prompt")
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "description": "word " * 3000,
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+    response = chat(client, prepaid_key, max_tokens=5, tools=[tool])
+    assert response.status_code == 200, response.content
+    usage = response.json()["usage"]
+    expected = (
+        Decimal(usage["prompt_tokens"]) * 1000 + Decimal(usage["completion_tokens"]) * 2000
+    ) / 10**6
+    assert usage["prompt_tokens"] > 3000
+    assert UsageRecord.objects.get().cost == expected
+
+
+@pytest.mark.redis
+def test_it_settles_on_a_redis_that_forgot_the_scripts(client, gateway, key_a, settings) -> None:
+    from billing import limiter
+    from config.redis_client import redis_client
+
+    settings.USAGE_QUEUE = True
+    put_on(key_a, "trial_chat", max_concurrency=1)
+    assert chat(client, key_a).status_code == 200
+    redis_client().script_flush()  # as after a Redis restart
+    limiter._scripts.clear()
+    assert [chat(client, key_a).status_code for _ in range(3)] == [200, 200, 200]
+    redis_client().script_flush()
+    assert chat(client, key_a).status_code == 200  # admitted (admit reloads), then settled
+    assert chat(client, key_a).status_code == 200  # so the single slot is free again

@@ -280,3 +280,15 @@ def test_it_settles_what_was_delivered_when_the_client_disconnects(live_server, 
         {k: r.get(k) for k in ("disconnected", "completed", "events_sent", "dropped")}
         for r in upstream.requests
     ]  # the upstream call was closed
+
+
+def test_it_fails_over_when_a_deployment_lacks_the_model(
+    client, key_a, duo, upstream, upstream_b
+) -> None:
+    first = duo[1]
+    first.upstream_model = "not-pulled-here"
+    first.save()
+    response = chat(client, key_a)
+    assert response.status_code == 200
+    assert "not-pulled-here" not in response.content.decode()
+    assert len(upstream_b.requests) == 1
