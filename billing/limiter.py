@@ -23,7 +23,7 @@ from django.conf import settings
 from config.redis_client import redis_client
 from keys.principal import Principal
 
-from . import prepaid
+from . import prepaid, rebuild
 from .services import add_months, catalog_settings
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -62,6 +62,7 @@ def clear_local_store() -> None:
     """Empty the in-process store (tests)."""
     if _store is not None:
         _store.flushall()
+    rebuild.forget()
 
 
 def script(name: str) -> Any:
@@ -148,6 +149,26 @@ def counter_keys(principal: Principal, week_id: str, period_id: int) -> list[str
     ]
 
 
+def prepare(
+    principal: Principal,
+    keys: list[str] | None = None,
+    moment: datetime | None = None,
+    week_end: datetime | None = None,
+    period_start: datetime | None = None,
+) -> None:
+    """What must exist before the script runs: the live balance of a prepaid plan, and any
+    counter Redis lost, rebuilt from PostgreSQL (each checked once per process and window)."""
+    moment = moment or datetime.now(tz=zoneinfo.ZoneInfo("UTC"))
+    if week_end is None or period_start is None or keys is None:
+        week_id, week_end = week_bounds(moment)
+        period_start, _ = credit_period(principal.period_anchor or moment.timestamp(), moment)
+        keys = counter_keys(principal, week_id, int(period_start.timestamp()))
+    if principal.plan and principal.plan.prepaid:
+        prepaid.ensure_live_balance(principal.workspace_id)
+    week_start = week_end - timedelta(days=7)
+    rebuild.ensure_counters(store(), keys, principal.workspace_id, moment, week_start, period_start)
+
+
 def admit(
     principal: Principal,
     call_id: str,
@@ -170,8 +191,7 @@ def admit(
     keys = counter_keys(principal, week_id, int(period_start.timestamp()))
     lease = lease_seconds or settings.LIMIT_LEASE_SECONDS
     prepaid_plan = bool(plan and plan.prepaid)
-    if prepaid_plan:
-        prepaid.ensure_live_balance(principal.workspace_id)
+    prepare(principal, keys, moment, week_end, period_start)
     args = [  # in the order of admit.lua's ARGV
         now,
         call_id,

@@ -144,6 +144,7 @@ def test_it_reserves_the_worst_case_exactly_under_a_race(payg) -> None:
     prices = (Decimal("100"), Decimal("100"))  # $100 per million tokens
     worst_case = prepaid.cost_micro(500, 500, prices)  # $0.10
     catalog_settings()  # warm what admission reads, so the threads need no database
+    limiter.prepare(principal)
     assert prepaid.live_balance(str(payg.pk)) == Decimal("1")
     admitted, refused, barrier = [], [], threading.Barrier(50)
 

@@ -48,6 +48,7 @@ def refused(principal, **kwargs) -> limiter.LimitExceeded:
 def race(principal, callers: int, **kwargs) -> tuple[list, list]:
     """`callers` threads admitted at the same instant (no database access in the threads)."""
     catalog_settings()  # warm the cache: the threads must not need the database
+    limiter.prepare(principal)
     admitted, refusals, barrier = [], [], threading.Barrier(callers)
 
     def one(index: int) -> None:
@@ -205,3 +206,29 @@ def test_it_understands_peak_hours_across_midnight(catalog) -> None:
     wib = lambda h, m: datetime(2026, 11, 18, h, m, tzinfo=UTC) - timedelta(hours=7)  # noqa: E731
     assert limiter.is_peak(wib(23, 0)) and limiter.is_peak(wib(1, 59))
     assert not limiter.is_peak(wib(2, 0)) and not limiter.is_peak(wib(21, 59))
+
+
+def record_usage(principal, started: datetime, *, credits: int = 0, units: int = 0) -> None:
+    from billing.models import UsageRecord
+
+    UsageRecord.objects.create(
+        call_id=uuid.uuid4().hex, request_id="r", workspace_id=principal.workspace_id,
+        endpoint="chat", dialect="openai", status=200, credits=credits, quota_units=units,
+        started_at=started, finished_at=started,
+    )  # fmt: skip
+
+
+def test_it_rebuilds_lost_counters_from_the_usage_records(catalog) -> None:
+    """Redis lost everything (the test starts with an empty store): what PostgreSQL recorded
+    still counts against the month, the week and the 5-hour window."""
+    start = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+    with time_machine.travel(start - timedelta(days=2), tick=False):  # the period began then
+        principal = principal_on(monthly_credits=10, requests_per_5h=5)
+    with time_machine.travel(start, tick=False):
+        record_usage(principal, start - timedelta(hours=1), credits=4, units=2)
+        record_usage(principal, start - timedelta(hours=6), credits=4, units=2)  # out of 5 h
+        admission = admit(principal)  # credits 8 + 1, units 2 + 1
+        assert admission.headers["X-Credits-Remaining"] == "1"
+        assert admission.headers["X-RateLimit-Remaining-5h"] == "2"
+        admit(principal)
+        assert refused(principal).limit == "monthly_credits"
