@@ -25,6 +25,11 @@ def test_it_serves_a_valid_openapi_document_without_a_key(client, db) -> None:
         "/api/v1/models",
         "/v1/models/{model_id}",
         "/api/v1/health",
+        "/api/v1/key",
+        "/api/v1/usage",
+        "/api/v1/usage.csv",
+        "/api/v1/quota",
+        "/api/v1/billing/redeem",
     ):
         assert path in paths, path
     schemes = document["components"]["securitySchemes"]
