@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --editable ".[dev]"
+	test -f .env || printf '# Development checkout (see .env.example for production)\nDEBUG=1\n' > .env
 	touch $(STAMP)
 
 install: $(STAMP)

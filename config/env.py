@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def load_dotenv(path: Path) -> None:
+    """KEY=VALUE lines of a `.env` file into the environment, never overriding what is set.
+    `make install` writes one with DEBUG=1 for a development checkout; production sets its
+    environment (or its own .env, from .env.example) instead."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        value = value.strip()
+        if value:
+            os.environ.setdefault(name.strip(), value.strip("'\""))
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
