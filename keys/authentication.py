@@ -73,13 +73,27 @@ def principal_from_key(key: ApiKey) -> Principal:
     )
 
 
+def _version_key(secret_hash: str) -> str:
+    return f"authkey:ver:{secret_hash}"
+
+
 def shared_cache_key(secret_hash: str) -> str:
-    return f"authkey:{cache.get_or_set(GENERATION_KEY, 1, timeout=None)}:{secret_hash}"
+    """The shared entry's name carries the catalog-wide generation and the key's own version,
+    both read before the database is: a reader that loaded a row just before a change writes
+    under a name no later reader uses, so a revocation cannot be undone by a slow reader."""
+    found = cache.get_many([GENERATION_KEY, _version_key(secret_hash)])
+    generation = found.get(GENERATION_KEY) or cache.get_or_set(GENERATION_KEY, 1, timeout=None)
+    return f"authkey:{generation}:{found.get(_version_key(secret_hash), 0)}:{secret_hash}"
 
 
 def forget_key(secret_hash: str) -> None:
-    """Drop one key's entries, shared and this process's (key revoked, rotated or edited)."""
-    cache.delete(shared_cache_key(secret_hash))
+    """Orphan one key's shared entry and drop this process's (key revoked, rotated or edited)."""
+    name = _version_key(secret_hash)
+    cache.add(name, 0, timeout=None)
+    try:
+        cache.incr(name)
+    except ValueError:
+        cache.set(name, 1, timeout=None)
     resolver.forget(secret_hash)
 
 

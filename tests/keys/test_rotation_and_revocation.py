@@ -98,3 +98,22 @@ def test_it_shares_revocation_through_redis(key_a, settings) -> None:
 
     assert "Redis" in caches["default"].__class__.__name__
     test_it_revokes_in_every_process_within_five_seconds(key_a)
+
+
+def test_it_is_not_undone_by_a_reader_that_loaded_the_key_before_the_revocation(key_a) -> None:
+    """A process misses the shared cache and reads the key; before it caches what it read, the
+    key is revoked. What it caches must not bring the key back for other processes."""
+    from keys import secrets
+    from keys.authentication import shared_cache_key
+
+    secret_hash = secrets.hash_secret(key_a.secret)
+    slow = KeyResolver(local_seconds=5)
+    name = shared_cache_key(secret_hash)  # the slow reader's view, taken before its query
+    stale = slow._from_database(secret_hash, key_a.secret)
+    revoke_key(ApiKey.objects.get(pk=key_a.key.pk))  # commits and forgets the key
+    from config.shared_cache import shared
+
+    shared.set(name, stale, timeout=300)  # the slow reader finishes
+    with pytest.raises(ApiError) as caught:
+        authenticate_secret(key_a.secret, KeyResolver(local_seconds=5))  # any other process
+    assert caught.value.message == "This API key has been revoked."
