@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from config.redis_client import redis_client
 from keys.principal import Principal
@@ -98,6 +98,16 @@ def admit(
             # the router may take; a stream renews its own as it goes.
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
+    except RedisError as exc:
+        # Without the live counters no limit can be checked; refusing is the only way never to
+        # overspend (per-process fallback limits are future work).
+        log.error("limits unavailable for call %s: %s", call.call_id, exc)
+        raise ApiError(
+            503,
+            "limits_unavailable",
+            "The gateway cannot check your plan's limits right now; retry shortly.",
+            headers={"Retry-After": "5"},
+        ) from exc
     except limiter.LimitExceeded as exceeded:
         if exceeded.limit == "balance":
             headers = {k: v for k, v in exceeded.headers.items() if k != "Retry-After"}

@@ -228,3 +228,17 @@ def test_it_settles_on_a_redis_that_forgot_the_scripts(client, gateway, key_a, s
     redis_client().script_flush()
     assert chat(client, key_a).status_code == 200  # admitted (admit reloads), then settled
     assert chat(client, key_a).status_code == 200  # so the single slot is free again
+
+
+def test_it_answers_503_when_the_limits_cannot_be_checked(
+    client, gateway, key_a, settings, monkeypatch
+) -> None:
+    import config.redis_client as module
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the live counters' Redis is unreachable
+    monkeypatch.setattr(module, "_client", None)
+    response = chat(client, key_a)
+    monkeypatch.setattr(module, "_client", None)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "limits_unavailable"
