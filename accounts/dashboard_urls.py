@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from billing import views as billing_views
 from keys import views as key_views
 
 from . import views
@@ -13,6 +14,7 @@ urlpatterns = [
     path("", views.dashboard_home, name="home"),
     path("w/<slug:slug>/", views.WorkspaceHomeView.as_view(), name="workspace"),
     path("w/<slug:slug>/keys/", key_views.KeyListView.as_view(), name="keys"),
+    path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
         key_views.KeyRotateView.as_view(),

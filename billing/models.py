@@ -171,6 +171,8 @@ class LedgerEntry(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
