@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import fnmatch
-
 from django.db import models
 from django.utils import timezone
 
@@ -43,14 +41,6 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
-
-    def allows_model(self, name: str) -> bool:
-        return not self.model_patterns or any(
-            fnmatch.fnmatchcase(name, p) for p in self.model_patterns
-        )
-
-    def allows_tier(self, tier: str) -> bool:
-        return not self.tiers or tier in self.tiers
 
 
 class SubscriptionStatus(models.TextChoices):

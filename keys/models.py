@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import fnmatch
 import uuid
 from datetime import datetime
 
@@ -62,8 +61,3 @@ class ApiKey(models.Model):
         if self.replaced_by_id is not None:
             return "rotating"
         return "active"
-
-    def allows_model(self, name: str) -> bool:
-        return not self.model_patterns or any(
-            fnmatch.fnmatchcase(name, p) for p in self.model_patterns
-        )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -26,7 +25,3 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-Id"] = request_id
         return response
-
-
-def request_id(request: Any) -> str:
-    return request.META.get("HTTP_X_REQUEST_ID", "")

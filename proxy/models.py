@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 from django.db import models
 from django.db.models import Q
 
@@ -97,13 +95,6 @@ class Model(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def matches_alias(self, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, alias) for alias in self.aliases if _is_glob(alias))
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(ch in pattern for ch in "*?[")
 
 
 class Deployment(models.Model):
