@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
@@ -37,6 +38,17 @@ def sign_up(email: str, password: str, workspace_name: str = "") -> tuple[User, 
     user = User.objects.create_user(email=email, password=password)
     name = workspace_name.strip() or f"{email.split('@', 1)[0]}'s workspace"
     return user, create_workspace(name, user)
+
+
+def find_workspace(ref: str) -> Workspace | None:
+    """A workspace by slug or id, as operators name them on the command line."""
+    found = Workspace.objects.filter(slug=ref).first()
+    if found is None:
+        try:
+            found = Workspace.objects.filter(pk=ref).first()
+        except ValidationError:  # not a UUID either
+            return None
+    return found
 
 
 def memberships_of(user: User) -> list[Membership]:

@@ -316,7 +316,7 @@ PLAN_SCHEMA: dict[str, Field] = {
 }
 
 
-def _validate_list(
+def validate_list(
     name: str, schema: dict[str, Field], key: str
 ) -> Callable[[Any, list[str]], list]:
     def validate(items: Any, faults: list[str]) -> list[dict]:
@@ -367,7 +367,7 @@ def _apply_plans(plans: list[dict], prune: bool) -> list[str]:
 
 register_section(Section("settings", _validate_settings, _apply_settings, order=10))
 register_section(
-    Section("plans", _validate_list("plans", PLAN_SCHEMA, "code"), _apply_plans, order=20)
+    Section("plans", validate_list("plans", PLAN_SCHEMA, "code"), _apply_plans, order=20)
 )
 
 

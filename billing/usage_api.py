@@ -23,8 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from keys.principal import Principal
-from proxy.errors import ApiError, invalid_request
+from proxy.errors import ApiError
 from proxy.schema import OpenAIError, error_responses
+from proxy.validation import fault
 
 from .models import UsageRecord
 from .quota import quota_snapshot
@@ -85,7 +86,7 @@ def parse_moment(value: str, param: str) -> datetime:
             return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         except (ValueError, OverflowError):
             continue
-    raise invalid_request(f"{param}: expected an ISO date or datetime", param)
+    raise fault(param, "expected an ISO date or datetime")
 
 
 def parse_usage_query(params: Mapping[str, str], now: datetime | None = None) -> UsageQuery:
@@ -97,17 +98,17 @@ def parse_usage_query(params: Mapping[str, str], now: datetime | None = None) ->
     end = parse_moment(raw_to, "to") if raw_to.strip() else None
     group_by = (params.get("group_by") or "").strip() or None
     if group_by is not None and group_by not in GROUPS:
-        raise invalid_request(f"group_by: expected one of {', '.join(GROUPS)}", "group_by")
+        raise fault("group_by", f"expected one of {', '.join(GROUPS)}")
     end = now if end is None else end
     if start is None:
         try:
             start = end - timedelta(days=DEFAULT_DAYS)
         except OverflowError:  # `to` in year 1
-            raise invalid_request("to: expected an ISO date or datetime", "to") from None
+            raise fault("to", "expected an ISO date or datetime") from None
     if start > end:
-        raise invalid_request("from: must not be after to", "from")
+        raise fault("from", "must not be after to")
     if end - start > timedelta(days=MAX_DAYS):
-        raise invalid_request(f"to: the range must not exceed {MAX_DAYS} days", "to")
+        raise fault("to", f"the range must not exceed {MAX_DAYS} days")
     return UsageQuery(start, end, group_by)
 
 

@@ -53,5 +53,15 @@ class SharedCache:
     incr = staticmethod(_safely("incr", None))
     get_or_set = staticmethod(_safely("get_or_set", _default))
 
+    @staticmethod
+    def bump(key: str, timeout: float | None = None) -> int:
+        """Add one to a counter, creating it at 1; the new value (0 if the cache is away)."""
+        shared.add(key, 0, timeout=timeout)
+        try:
+            return shared.incr(key) or 0
+        except ValueError:  # expired between the two calls
+            shared.set(key, 1, timeout=timeout)
+            return 1
+
 
 shared = SharedCache()

@@ -88,22 +88,14 @@ def shared_cache_key(secret_hash: str) -> str:
 
 def forget_key(secret_hash: str) -> None:
     """Orphan one key's shared entry and drop this process's (key revoked, rotated or edited)."""
-    name = _version_key(secret_hash)
-    cache.add(name, 0, timeout=None)
-    try:
-        cache.incr(name)
-    except ValueError:
-        cache.set(name, 1, timeout=None)
+    cache.bump(_version_key(secret_hash))
     resolver.forget(secret_hash)
 
 
 def forget_all_keys() -> None:
     """Orphan every shared entry at once, and drop this process's (a plan or subscription
     changed); other processes follow within API_KEY_LOCAL_CACHE_SECONDS."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, 2, timeout=None)
+    cache.bump(GENERATION_KEY)
     resolver.clear()
 
 

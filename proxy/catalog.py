@@ -21,6 +21,7 @@ from billing.catalog import (
     slug,
     text,
     upsert,
+    validate_list,
 )
 from billing.models import TIERS
 
@@ -98,25 +99,6 @@ MODEL_SCHEMA: dict[str, Field] = {
     "deployments": Field(list_of(sub_record(DEPLOYMENT_SCHEMA)), default=list),
     "active": Field(boolean, default=True, attr="is_active"),
 }
-
-
-def _validate_named_list(name: str, schema: dict[str, Field]) -> Any:
-    def validate(items: Any, faults: list[str]) -> list[dict]:
-        if not isinstance(items, list):
-            faults.append(f"{name}: must be a list")
-            return []
-        clean, seen = [], {}
-        for index, item in enumerate(items):
-            record = check_record(item, schema, f"{name}[{index}]", faults)
-            ident = record.get("name")
-            if ident in seen:
-                faults.append(f"{name}[{index}].name: duplicate of {name}[{seen[ident]}]")
-            elif ident is not None:
-                seen[ident] = index
-            clean.append(record)
-        return clean
-
-    return validate
 
 
 def _apply_upstreams(upstreams: list[dict], prune: bool) -> list[str]:
@@ -214,9 +196,9 @@ def _apply_deployments(record: dict, upstreams: dict[str, Upstream]) -> list[str
 
 register_section(
     Section(
-        "upstreams", _validate_named_list("upstreams", UPSTREAM_SCHEMA), _apply_upstreams, order=30
+        "upstreams", validate_list("upstreams", UPSTREAM_SCHEMA, "name"), _apply_upstreams, order=30
     )
 )
 register_section(
-    Section("models", _validate_named_list("models", MODEL_SCHEMA), _apply_models, order=40)
+    Section("models", validate_list("models", MODEL_SCHEMA, "name"), _apply_models, order=40)
 )

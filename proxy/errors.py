@@ -67,10 +67,6 @@ class ApiError(Exception):
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
 
 
-def invalid_request(message: str, param: str | None = None) -> ApiError:
-    return ApiError(400, "invalid_request_error", message, param=param)
-
-
 def openai_response(error: ApiError) -> JsonResponse:
     response = JsonResponse(error.openai_body(), status=error.status)
     for name, value in error.headers.items():

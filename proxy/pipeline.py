@@ -106,7 +106,8 @@ def end_user_of(meta: dict[str, Any], body: dict[str, Any]) -> str:
 def start_call(request: Any, *, endpoint: str, dialect: str, stream: bool) -> Call:
     return Call(
         principal=request.auth,
-        request_id=request_id_of(request.META),
+        # RequestIdMiddleware has already settled on the id (the client's, or ours).
+        request_id=request.META.get("HTTP_X_REQUEST_ID") or request_id_of(request.META),
         endpoint=endpoint,
         dialect=dialect,
         stream=stream,

@@ -175,10 +175,7 @@ class Registry:
 
     def invalidate(self) -> None:
         """The catalog changed: every process reloads within a second."""
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:
-            cache.set(GENERATION_KEY, 2, timeout=None)
+        cache.bump(GENERATION_KEY)
         self._snapshot = None
 
 

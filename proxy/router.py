@@ -82,12 +82,7 @@ class Router:
     def record_failure(self, deployment: DeploymentInfo) -> None:
         name = f"router:fail:dep:{deployment.id}"
         window = settings.ROUTER_FAILURE_WINDOW_SECONDS
-        cache.add(name, 0, timeout=window)
-        try:
-            failures = cache.incr(name)
-        except ValueError:
-            failures = 1
-            cache.set(name, 1, timeout=window)
+        failures = cache.bump(name, timeout=window)
         self._failing.add(deployment.id)
         self._seen.pop(deployment.id, None)  # re-read the shared state on the next call
         if failures >= settings.ROUTER_FAILURES_TO_COOL:

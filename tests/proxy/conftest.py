@@ -94,31 +94,22 @@ def wsgi_http_client() -> httpx2.Client:
     )
 
 
+def sdk_client(kind: type, base_url: str, key) -> object:
+    return kind(
+        base_url=base_url, api_key=key.secret, http_client=wsgi_http_client(), max_retries=0
+    )
+
+
 @pytest.fixture
 def openai_client(gateway, key_a) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url="http://testserver/v1",
-        api_key=key_a.secret,
-        http_client=wsgi_http_client(),
-        max_retries=0,
-    )
+    return sdk_client(openai.OpenAI, "http://testserver/v1", key_a)
 
 
 @pytest.fixture
 def openai_client_api_v1(gateway, key_a) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url="http://testserver/api/v1",
-        api_key=key_a.secret,
-        http_client=wsgi_http_client(),
-        max_retries=0,
-    )
+    return sdk_client(openai.OpenAI, "http://testserver/api/v1", key_a)
 
 
 @pytest.fixture
 def anthropic_client(gateway, key_a) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url="http://testserver",
-        api_key=key_a.secret,
-        http_client=wsgi_http_client(),
-        max_retries=0,
-    )
+    return sdk_client(anthropic.Anthropic, "http://testserver", key_a)

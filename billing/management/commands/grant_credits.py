@@ -4,10 +4,9 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Workspace
+from accounts.services import find_workspace
 from billing.ledger import grant
 
 
@@ -21,13 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ref = options["workspace"]
-        try:
-            workspace = (
-                Workspace.objects.filter(slug=ref).first()
-                or Workspace.objects.filter(pk=ref).first()
-            )
-        except ValidationError:
-            workspace = None
+        workspace = find_workspace(ref)
         if workspace is None:
             raise CommandError(f"--workspace: no workspace {ref!r}", returncode=2)
         try:

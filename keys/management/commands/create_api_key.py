@@ -4,11 +4,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.models import Workspace
+from accounts.services import find_workspace
 from keys.services import InvalidKeyRequest, issue_key
 
 
@@ -23,12 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ref = options["workspace"]
-        workspace = Workspace.objects.filter(slug=ref).first()
-        if workspace is None:
-            try:
-                workspace = Workspace.objects.filter(pk=ref).first()
-            except ValidationError:  # not a UUID
-                workspace = None
+        workspace = find_workspace(ref)
         if workspace is None:
             raise CommandError(f"--workspace: no workspace {ref!r}", returncode=2)
         scopes = None
