@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 
-from .models import Balance, LedgerEntry, LedgerKind, RedemptionCode
+from .models import Balance, LedgerEntry, LedgerKind, LedgerUnit, RedemptionCode
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
@@ -101,6 +102,44 @@ def charge_usage(workspace_id: str, cost: Decimal, call_id: str) -> LedgerEntry 
             workspace, LedgerKind.USAGE, -available, reason="usage (capped)", call_id=call_id,
             sync_live=False,
         )  # fmt: skip
+
+
+@transaction.atomic
+def spend_credits(
+    workspace_id: str, period_start: datetime, allotment: int, spent: int, calls: int
+) -> LedgerEntry | None:
+    """Monthly credits spent by `calls` calls of the period that began at `period_start`, as
+    the usage records reach the database (the live count is in Redis; this is its record). The
+    first spend of a new period is preceded by its monthly reset: the leftover lapses and the
+    plan's allotment is granted. Spends of a period already closed are not entered again."""
+    Balance.objects.get_or_create(workspace_id=workspace_id)
+    balance = Balance.objects.select_for_update().get(workspace_id=workspace_id)
+    if balance.credits_period is not None and period_start < balance.credits_period:
+        return None
+    if balance.credits_period is None or period_start > balance.credits_period:
+        _credit_entry(
+            balance, LedgerKind.MONTHLY_RESET, allotment - balance.credits,
+            f"credits for the period from {period_start:%Y-%m-%d}",
+        )  # fmt: skip
+        balance.credits_period = period_start
+    taken = min(spent, balance.credits)  # never below zero (a plan lowered mid-period)
+    entry = _credit_entry(
+        balance, LedgerKind.USAGE, -taken, f"{calls} call{'s' if calls != 1 else ''}"
+    )
+    balance.save(update_fields=["credits", "credits_period", "updated_at"])
+    return entry
+
+
+def _credit_entry(balance: Balance, kind: str, amount: int, reason: str) -> LedgerEntry:
+    balance.credits += amount
+    return LedgerEntry.objects.create(
+        workspace_id=balance.workspace_id,
+        kind=kind,
+        unit=LedgerUnit.CREDITS,
+        amount=amount,
+        balance_after=balance.credits,
+        reason=reason,
+    )
 
 
 def grant(workspace: Workspace, amount: Decimal, reason: str, *, by: Any = None) -> LedgerEntry:

@@ -23,7 +23,7 @@ from django.conf import settings
 from config.redis_client import redis_client
 from keys.principal import Principal
 
-from . import prepaid, rebuild
+from . import fallback, prepaid, rebuild
 from .services import add_months, catalog_settings
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -38,35 +38,42 @@ LIMIT_NAMES = {
     "balance": "prepaid balance",
 }
 
-_store: Any = None
+_local: Any = None
 _scripts: dict[int, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def store() -> Any:
-    """Redis, or a process-local stand-in that runs the same Lua (embedded setup)."""
-    global _store
-    client = redis_client()
-    if client is not None:
-        return client
-    if _store is None:
+def local_store() -> Any:
+    """The in-process store: a stand-in that runs the same Lua as Redis. The counters of the
+    embedded setup (one process, no Redis), and per-process limits while Redis is unreachable."""
+    global _local
+    if _local is None:
         with _lock:
-            if _store is None:
+            if _local is None:
                 import fakeredis
 
-                _store = fakeredis.FakeRedis()
-    return _store
+                _local = fakeredis.FakeRedis()
+    return _local
+
+
+def store() -> Any:
+    """Where the live counters are now: Redis, or the in-process store without Redis (the
+    embedded setup) or while Redis is unreachable."""
+    client = redis_client()
+    if client is not None and not fallback.active():
+        return client
+    return local_store()
 
 
 def clear_local_store() -> None:
-    """Empty the in-process store (tests)."""
-    if _store is not None:
-        _store.flushall()
+    """Empty the in-process store (tests; the start of an outage)."""
+    if _local is not None:
+        _local.flushall()
     rebuild.forget()
 
 
-def script(name: str) -> Any:
-    client = store()
+def script(name: str, client: Any = None) -> Any:
+    client = client if client is not None else store()
     scripts = _scripts.setdefault(id(client), {})
     if name not in scripts:
         scripts[name] = client.register_script((LUA / f"{name}.lua").read_text())
@@ -119,6 +126,13 @@ class Admission:
     headers: dict[str, str] = field(default_factory=dict)
     lease_renewed_at: float = 0.0
     reserved_micro: int = 0  # prepaid: the worst case held back at admission
+    admitted_at: float = 0.0
+    # Admitted while Redis was unreachable: per-process counters, credits and balance in
+    # PostgreSQL (billing/fallback.py); it is settled the same way.
+    degraded: bool = False
+    workspace_id: str = ""
+    period_start: datetime | None = None
+    credits_taken: bool = False
 
 
 class LimitExceeded(Exception):
@@ -157,16 +171,57 @@ def prepare(
     period_start: datetime | None = None,
 ) -> None:
     """What must exist before the script runs: the live balance of a prepaid plan, and any
-    counter Redis lost, rebuilt from PostgreSQL (each checked once per process and window)."""
+    counter the store lost, rebuilt from PostgreSQL (each checked once per process and window;
+    in an outage, once more for the in-process counters that stand in for Redis)."""
     moment = moment or datetime.now(tz=zoneinfo.ZoneInfo("UTC"))
     if week_end is None or period_start is None or keys is None:
         week_id, week_end = week_bounds(moment)
         period_start, _ = credit_period(principal.period_anchor or moment.timestamp(), moment)
         keys = counter_keys(principal, week_id, int(period_start.timestamp()))
-    if principal.plan and principal.plan.prepaid:
-        prepaid.ensure_live_balance(principal.workspace_id)
+    try:
+        _prepare(principal, keys, moment, week_end, period_start, store())
+    except fallback.UNREACHABLE as exc:
+        fallback.begin(exc)
+        _prepare(principal, keys, moment, week_end, period_start, local_store())
+
+
+def _prepare(
+    principal: Principal,
+    keys: list[str],
+    moment: datetime,
+    week_end: datetime,
+    period_start: datetime,
+    client: Any,
+) -> None:
+    standing_in = client is local_store() and redis_client() is not None  # an outage
+    if principal.plan and principal.plan.prepaid and not standing_in:
+        prepaid.ensure_live_balance(principal.workspace_id, client)
     week_start = week_end - timedelta(days=7)
-    rebuild.ensure_counters(store(), keys, principal.workspace_id, moment, week_start, period_start)
+    rebuild.ensure_counters(
+        client, keys, principal.workspace_id, moment, week_start, period_start,
+        scope=f"outage-{fallback.episode()}" if standing_in else "",
+    )  # fmt: skip
+
+
+@dataclass
+class _Request:
+    """One admission's inputs, as admit.lua takes them and as the fallback needs them."""
+
+    principal: Principal
+    call_id: str
+    keys: list[str]
+    args: list[Any]
+    moment: datetime
+    week_end: datetime
+    period_start: datetime
+    period_end: datetime
+    units: int
+    cost: int
+    reserve: int  # micro-dollars; -1 when the plan is not prepaid
+
+    @property
+    def now(self) -> float:
+        return float(self.args[0])
 
 
 def admit(
@@ -180,7 +235,8 @@ def admit(
     lease_seconds: float | None = None,
 ) -> Admission:
     """Check and take every limit for one call; LimitExceeded names the first that failed.
-    On a prepaid plan, `reserve_micro` (the call's worst-case cost) is held from the balance."""
+    On a prepaid plan, `reserve_micro` (the call's worst-case cost) is held from the balance.
+    With Redis unreachable, billing/fallback.py takes over (and hands back when it returns)."""
     plan = principal.plan
     moment = datetime.now(tz=zoneinfo.ZoneInfo("UTC"))
     now = moment.timestamp()
@@ -190,8 +246,7 @@ def admit(
     cost = int((catalog_settings().get("endpoint_credits") or {}).get(endpoint, 0))
     keys = counter_keys(principal, week_id, int(period_start.timestamp()))
     lease = lease_seconds or settings.LIMIT_LEASE_SECONDS
-    prepaid_plan = bool(plan and plan.prepaid)
-    prepare(principal, keys, moment, week_end, period_start)
+    reserve = reserve_micro if plan and plan.prepaid else -1
     args = [  # in the order of admit.lua's ARGV
         now,
         call_id,
@@ -209,18 +264,101 @@ def admit(
         int(period_end.timestamp() - now) + 86400,
         math.ceil(week_end.timestamp() - now),
         math.ceil(period_end.timestamp() - now),
-        reserve_micro if prepaid_plan else -1,
+        reserve,
     ]
-    result = script("admit")(keys=keys, args=args)
+    request = _Request(
+        principal, call_id, keys, args, moment, week_end, period_start, period_end, units, cost,
+        reserve,
+    )  # fmt: skip
+    client = redis_client()
+    if client is not None and not fallback.active():
+        try:
+            fallback.catch_up(client)
+            _prepare(principal, keys, moment, week_end, period_start, client)
+            result = script("admit", client)(keys=keys, args=args)
+        except fallback.UNREACHABLE as exc:
+            fallback.begin(exc)
+        else:
+            fallback.reached()
+            fallback.saw_credits(keys[8], int(result[7]))
+            return _outcome(request, list(result))
+    if client is not None:
+        return _admit_without_redis(request)
+    _prepare(principal, keys, moment, week_end, period_start, local_store())
+    return _outcome(request, list(script("admit", local_store())(keys=keys, args=args)))
+
+
+def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admission:
+    """The script's answer as an Admission, or LimitExceeded with the headers of the moment."""
     admitted, failed, wait = int(result[0]), _text(result[1]), int(result[2])
-    headers = rate_headers(principal, result, week_end, period_end, now)
+    headers = rate_headers(
+        request.principal, result, request.week_end, request.period_end, request.now
+    )
     if not admitted:
         headers["Retry-After"] = str(wait)
         raise LimitExceeded(failed, wait, headers)
-    reserved = reserve_micro if prepaid_plan else 0
     return Admission(
-        call_id, keys, units, cost, headers, lease_renewed_at=now, reserved_micro=reserved
+        request.call_id,
+        request.keys,
+        request.units,
+        request.cost,
+        headers,
+        lease_renewed_at=request.now,
+        reserved_micro=max(request.reserve, 0),
+        admitted_at=request.now,
+        degraded=degraded,
+        workspace_id=request.principal.workspace_id,
+        period_start=request.period_start,
     )
+
+
+def _admit_without_redis(request: _Request) -> Admission:
+    """Redis is unreachable: the rate limits and quotas on this process's counters; monthly
+    credits and the prepaid balance by conditional UPDATE in PostgreSQL (billing/fallback.py)."""
+    principal, plan = request.principal, request.principal.plan
+    workspace_id = principal.workspace_id
+    _prepare(
+        principal, request.keys, request.moment, request.week_end, request.period_start,
+        local_store(),
+    )  # fmt: skip
+    local_args = list(request.args)
+    local_args[11], local_args[12], local_args[16] = -1, 0, -1  # credits and money: below
+    result = list(script("admit", local_store())(keys=request.keys, args=local_args))
+    failed, wait = ("", 0) if int(result[0]) else (_text(result[1]), int(result[2]))
+    credits_taken = False
+    monthly = plan.monthly_credits if plan else None
+    if not failed and monthly is not None and request.cost > 0:
+        used = fallback.take_credits(
+            workspace_id, request.period_start, int(monthly), request.cost, request.keys[8]
+        )
+        if used is None:
+            failed = "monthly_credits"
+            wait = max(1, math.ceil(request.period_end.timestamp() - request.now))
+        else:
+            result[7], credits_taken = used, True
+    if not failed and request.reserve > 0:
+        left = fallback.hold_balance(workspace_id, request.call_id, request.reserve)
+        if left is None:
+            failed, wait = "balance", 0
+        else:
+            result[11] = left
+    elif plan and plan.prepaid:
+        from .ledger import balance_of
+
+        result[11] = prepaid.to_micro(balance_of(workspace_id))
+    if failed:
+        if int(result[0]):  # this process's counters took the call: give it back
+            script("settle", local_store())(
+                keys=request.keys, args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0]
+            )
+        if credits_taken:
+            fallback.give_back_credits(workspace_id, request.period_start, request.cost)
+        if monthly is not None and not credits_taken:
+            result[7] = fallback.credits_used(workspace_id, request.period_start)
+        result[:3] = [0, failed, wait]
+    admission = _outcome(request, result, degraded=True)
+    admission.credits_taken = credits_taken
+    return admission
 
 
 def settle_args(
@@ -239,8 +377,52 @@ def settle_args(
 
 
 def settle(admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0) -> None:
+    """Free the call's slot, count its tokens, give back what a failed call took, true up the
+    prepaid balance. Redis unreachable: it replays this when it is back."""
     args = settle_args(admission, tokens=tokens, succeeded=succeeded, charged_micro=charged_micro)
-    script("settle")(keys=admission.keys, args=args)
+    if admission.degraded:
+        _settle_without_redis(admission, args, succeeded=succeeded, charged_micro=charged_micro)
+        return
+    client = redis_client()
+    if client is None:
+        script("settle")(keys=admission.keys, args=args)
+        return
+    if not fallback.active():
+        try:
+            script("settle", client)(keys=admission.keys, args=args)
+            return
+        except fallback.UNREACHABLE as exc:
+            fallback.begin(exc)
+    fallback.owe(fallback.Owed("settle", admission.keys, args))
+
+
+def _settle_without_redis(
+    admission: Admission, args: list, *, succeeded: bool, charged_micro: int
+) -> None:
+    """Settle a call admitted while Redis was unreachable, where it was admitted; then owe Redis
+    what it spent, for the counters Redis kept."""
+    local_args = list(args)
+    local_args[5:8] = [0, 0, 0]  # credits and money were not taken on this process's counters
+    script("settle", local_store())(keys=admission.keys, args=local_args)
+    workspace_id = admission.workspace_id
+    if admission.credits_taken and not succeeded and admission.period_start is not None:
+        fallback.give_back_credits(workspace_id, admission.period_start, admission.credit_cost)
+    if admission.reserved_micro > 0:
+        fallback.true_up_balance(
+            workspace_id, admission.call_id, admission.reserved_micro, charged_micro
+        )
+    if not succeeded:
+        return
+    units = admission.units
+    event = (admission.keys[0], f"{units}:{admission.call_id}", admission.admitted_at)
+    fallback.owe(
+        fallback.Owed(
+            "catch_up",
+            [admission.keys[1], admission.keys[2], admission.keys[8], admission.keys[9]],
+            [units, units, admission.credit_cost, -charged_micro],
+            event=event if units > 0 else None,
+        )
+    )
 
 
 def queue_settle(
@@ -255,7 +437,7 @@ def queue_settle(
 def load_scripts() -> None:
     """Make sure the server knows our scripts (a fresh or restarted Redis knows none)."""
     client = store()
-    for name in ("admit", "settle"):
+    for name in ("admit", "settle", "catch_up"):
         client.script_load(script(name).script)
 
 
@@ -265,9 +447,13 @@ def renew_lease(admission: Admission) -> None:
     if now - admission.lease_renewed_at < settings.LIMIT_LEASE_SECONDS / 3:
         return
     admission.lease_renewed_at = now
-    store().zadd(
-        admission.keys[7], {admission.call_id: now + settings.LIMIT_LEASE_SECONDS}, xx=True
-    )
+    client = local_store() if admission.degraded else store()
+    try:
+        client.zadd(
+            admission.keys[7], {admission.call_id: now + settings.LIMIT_LEASE_SECONDS}, xx=True
+        )
+    except fallback.UNREACHABLE as exc:  # the stream goes on; its lease may lapse meanwhile
+        fallback.begin(exc)
 
 
 def _text(value: Any) -> str:

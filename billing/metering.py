@@ -19,7 +19,7 @@ from config.redis_client import redis_client
 from keys.principal import Principal
 from proxy.errors import ApiError
 
-from . import limiter, prepaid, usage_queue
+from . import fallback, limiter, prepaid, usage_queue
 from .limiter import Admission
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,9 @@ def admit(
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
     except RedisError as exc:
-        # Without the live counters no limit can be checked; refusing is the only way never to
-        # overspend (per-process fallback limits are future work).
+        # Redis answered, but with an error (out of memory, read-only replica): no limit can be
+        # checked, and refusing is the only way never to overspend. (Unreachable is another
+        # matter: billing/fallback.py serves on.)
         log.error("limits unavailable for call %s: %s", call.call_id, exc)
         raise ApiError(
             503,
@@ -179,8 +180,8 @@ def settle(call: Call) -> None:
     call.settled = True
     payload = usage_payload(call)
     charged = charged_micro(call)
-    client = redis_client() if settings.USAGE_QUEUE else None
-    if client is not None and call.admission is not None:
+    client = redis_client() if settings.USAGE_QUEUE and not fallback.active() else None
+    if client is not None and call.admission is not None and not call.admission.degraded:
         for attempt in (1, 2):
             pipe = client.pipeline(transaction=False)
             limiter.queue_settle(
@@ -198,6 +199,9 @@ def settle(call: Call) -> None:
                 if attempt == 2:
                     break
                 limiter.load_scripts()  # a restarted Redis: it forgot our scripts
+            except fallback.UNREACHABLE as exc:
+                fallback.begin(exc)
+                break
             except Exception:
                 log.exception("could not settle call %s through Redis", call.call_id)
                 break

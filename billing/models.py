@@ -121,19 +121,45 @@ class UsageRecord(models.Model):
 
 
 class Balance(models.Model):
-    """A workspace's prepaid balance in USD; always the sum of its ledger entries."""
+    """A workspace's prepaid balance in USD, and its monthly credits left in the current period:
+    each always the sum of its ledger entries (USD entries, credit entries)."""
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="balance")
     amount = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    credits = models.BigIntegerField(default=0)
+    credits_period = models.DateTimeField(
+        null=True, blank=True, help_text="start of the credit period `credits` belongs to"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gte=0), name="balance_never_negative")
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="balance_never_negative"),
+            models.CheckConstraint(condition=models.Q(credits__gte=0), name="credits_never_negative"),
         ]
 
     def __str__(self) -> str:
         return f"{self.workspace}: ${self.amount}"
+
+
+class CreditUse(models.Model):
+    """Monthly credits spent in one period, counted in PostgreSQL while the live counters
+    (Redis) are unreachable: admission takes credits with a conditional UPDATE on this row, so
+    every process of every host shares one exact count. In normal operation Redis counts."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    used = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "period_start"], name="one_credit_use_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.period_start:%Y-%m-%d}: {self.used}"
 
 
 class LedgerKind(models.TextChoices):
@@ -147,12 +173,18 @@ class LedgerKind(models.TextChoices):
     MONTHLY_RESET = "monthly_reset", "Monthly reset"
 
 
+class LedgerUnit(models.TextChoices):
+    USD = "usd", "USD (prepaid balance)"
+    CREDITS = "credits", "Monthly credits"
+
+
 class LedgerEntry(models.Model):
     """One change of a workspace's balance. Never edited; corrections are new entries."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="ledger")
     kind = models.CharField(max_length=16, choices=LedgerKind.choices)
-    amount = models.DecimalField(max_digits=14, decimal_places=6, help_text="signed, USD")
+    unit = models.CharField(max_length=8, choices=LedgerUnit.choices, default=LedgerUnit.USD)
+    amount = models.DecimalField(max_digits=14, decimal_places=6, help_text="signed, in `unit`")
     balance_after = models.DecimalField(max_digits=14, decimal_places=6)
     reason = models.CharField(max_length=200, blank=True)
     call_id = models.CharField(max_length=40, null=True, blank=True, unique=True)
@@ -171,7 +203,7 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount:+} → {self.balance_after}"
+        return f"{self.kind} {self.amount:+} {self.unit} → {self.balance_after}"
 
 
 class RedemptionCode(models.Model):

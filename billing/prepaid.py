@@ -29,30 +29,48 @@ def cost_micro(prompt_tokens: int, completion_tokens: int, prices: tuple[Decimal
     return to_micro((prompt_tokens * input_price + completion_tokens * output_price) / MICRO)
 
 
-def ensure_live_balance(workspace_id: str) -> None:
+def ensure_live_balance(workspace_id: str, client: Any = None) -> None:
     from .ledger import balance_of
     from .limiter import store
 
-    client = store()
+    client = client if client is not None else store()
     key = balance_key(workspace_id)
     if not client.exists(key):
         client.set(key, to_micro(balance_of(workspace_id)), nx=True)
 
 
 def adjust_live_balance(workspace_id: str, amount: Decimal) -> None:
-    """A grant, top-up or redemption reached the ledger: the live balance follows (if loaded)."""
+    """A grant, top-up or redemption reached the ledger: the live balance follows (if loaded;
+    with Redis unreachable, once it is back)."""
+    from . import fallback
     from .limiter import store
 
-    client: Any = store()
+    micro = to_micro(amount) if amount > 0 else -to_micro(-amount)
     key = balance_key(workspace_id)
-    if client.exists(key):
-        client.incrby(key, to_micro(amount) if amount > 0 else -to_micro(-amount))
-    else:
-        ensure_live_balance(workspace_id)
+    if not fallback.active():
+        client: Any = store()
+        try:
+            if client.exists(key):
+                client.incrby(key, micro)
+            else:
+                ensure_live_balance(workspace_id)
+            return
+        except fallback.UNREACHABLE as exc:
+            fallback.begin(exc)
+    fallback.owe(fallback.Owed("catch_up", [key], [micro]))
 
 
 def live_balance(workspace_id: str) -> Decimal:
+    """What a prepaid workspace can spend now: the live balance, or the ledger's while the live
+    counters are unreachable (calls then draw on the ledger directly)."""
+    from . import fallback
+    from .ledger import balance_of
     from .limiter import store
 
-    ensure_live_balance(workspace_id)
-    return from_micro(int(store().get(balance_key(workspace_id)) or 0))
+    if not fallback.active():
+        try:
+            ensure_live_balance(workspace_id)
+            return from_micro(int(store().get(balance_key(workspace_id)) or 0))
+        except fallback.UNREACHABLE as exc:
+            fallback.begin(exc)
+    return balance_of(workspace_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from keys.principal import Principal
 
-from . import limiter
+from . import fallback, limiter
 
 FIVE_HOURS = 5 * 3600  # admit.lua: now - 18000
 MINUTE = 60  # admit.lua: now - 60
@@ -35,26 +35,10 @@ def quota_snapshot(principal: Principal, now: datetime | None = None) -> dict[st
     keys = limiter.counter_keys(principal, week_id, int(period_start.timestamp()))
     five_hours, minute = at - FIVE_HOURS, at - MINUTE
 
-    pipe = limiter.store().pipeline(transaction=False)
-    # Weighted windows: the running sum, less what has left the window but is still stored
-    # (admission removes it; until then it is few entries, not the whole window).
-    pipe.get(keys[1])
-    pipe.zrangebyscore(keys[0], "-inf", repr(five_hours))  # "units:call", left the window
-    pipe.zrangebyscore(keys[0], f"({five_hours!r}", "+inf", start=0, num=1, withscores=True)
-    pipe.get(keys[2])  # this week's units
-    pipe.zcount(keys[3], f"({minute!r}", "+inf")  # workspace requests in the last minute
-    pipe.zrangebyscore(keys[3], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
-    pipe.zcount(keys[4], f"({minute!r}", "+inf")  # this key's requests in the last minute
-    pipe.zrangebyscore(keys[4], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
-    pipe.get(keys[6])
-    pipe.zrangebyscore(keys[5], "-inf", repr(minute))  # "tokens:call", left the window
-    pipe.zrangebyscore(keys[5], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
-    pipe.zcount(keys[7], f"({at!r}", "+inf")  # leases not yet expired
-    pipe.get(keys[8])  # credits spent this period
     (
         sum_5h, gone_5h, first_5h, week, rpm, first_rpm, key_rpm, first_key,
         sum_tpm, gone_tpm, first_tpm, in_flight, credits,
-    ) = pipe.execute()  # fmt: skip
+    ) = _counters(keys, five_hours, minute, at)  # fmt: skip
     used_5h = _int(sum_5h) - _weight(gone_5h) if first_5h else 0
     used_tpm = _int(sum_tpm) - _weight(gone_tpm) if first_tpm else 0
 
@@ -76,7 +60,10 @@ def quota_snapshot(principal: Principal, now: datetime | None = None) -> dict[st
         limits["key_rpm"] = entry(principal.key_rpm, int(key_rpm), _rolling(first_key, MINUTE))
     limits["tpm"] = entry(plan_limit("tpm"), used_tpm, _rolling(first_tpm, MINUTE))
     limits["max_concurrency"] = entry(plan_limit("max_concurrency"), int(in_flight), None)
-    limits["monthly_credits"] = entry(plan_limit("monthly_credits"), _int(credits), period_end)
+    spent = _int(credits)
+    if fallback.active():  # Redis unreachable: credits are counted in the database meanwhile
+        spent = max(spent, fallback.credits_used(principal.workspace_id, period_start))
+    limits["monthly_credits"] = entry(plan_limit("monthly_credits"), spent, period_end)
     return {"object": "quota", "plan": plan.code if plan else None, "limits": limits}
 
 
@@ -116,3 +103,33 @@ def _weight(members: list[Any]) -> int:
 
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
+
+
+def _counters(keys: list[str], five_hours: float, minute: float, at: float) -> list[Any]:
+    """Every counter the snapshot needs, in one round trip (from this process's counters while
+    Redis is unreachable)."""
+    try:
+        return _read(limiter.store(), keys, five_hours, minute, at)
+    except fallback.UNREACHABLE as exc:
+        fallback.begin(exc)
+        return _read(limiter.store(), keys, five_hours, minute, at)
+
+
+def _read(client: Any, keys: list[str], five_hours: float, minute: float, at: float) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    # Weighted windows: the running sum, less what has left the window but is still stored
+    # (admission removes it; until then it is few entries, not the whole window).
+    pipe.get(keys[1])
+    pipe.zrangebyscore(keys[0], "-inf", repr(five_hours))  # "units:call", left the window
+    pipe.zrangebyscore(keys[0], f"({five_hours!r}", "+inf", start=0, num=1, withscores=True)
+    pipe.get(keys[2])  # this week's units
+    pipe.zcount(keys[3], f"({minute!r}", "+inf")  # workspace requests in the last minute
+    pipe.zrangebyscore(keys[3], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
+    pipe.zcount(keys[4], f"({minute!r}", "+inf")  # this key's requests in the last minute
+    pipe.zrangebyscore(keys[4], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
+    pipe.get(keys[6])
+    pipe.zrangebyscore(keys[5], "-inf", repr(minute))  # "tokens:call", left the window
+    pipe.zrangebyscore(keys[5], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
+    pipe.zcount(keys[7], f"({at!r}", "+inf")  # leases not yet expired
+    pipe.get(keys[8])  # credits spent this period
+    return pipe.execute()

@@ -26,8 +26,12 @@ def ensure_counters(
     moment: datetime,
     week_start: datetime,
     period_start: datetime,
+    *,
+    scope: str = "",
 ) -> None:
-    marker = (workspace_id, keys[2], keys[8])
+    """`scope` names the store when it is not the usual one (the in-process counters that stand
+    in for Redis during an outage), so each is checked once."""
+    marker = (scope, workspace_id, keys[2], keys[8])
     if marker in _checked:
         return
     q5h_events, q5h_sum, week, credits = keys[0], keys[1], keys[2], keys[8]

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from config.redis_client import redis_client
 
-from .models import UsageRecord
+from .models import LedgerEntry, UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ def _decode(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_now(payloads: list[dict[str, Any]]) -> None:
-    """Insert the records not yet present and, for prepaid calls, their ledger entries, in one
-    transaction; a record delivered twice (a flusher died before acknowledging) is skipped."""
+    """Insert the records not yet present and their ledger entries (a prepaid call's cost; the
+    monthly credits spent, per workspace), in one transaction; a record delivered twice (a
+    flusher died before acknowledging) is skipped."""
     from .ledger import charge_usage
 
     ids = [p["call_id"] for p in payloads]
@@ -58,9 +59,15 @@ def write_now(payloads: list[dict[str, Any]]) -> None:
         UsageRecord.objects.bulk_create(
             [UsageRecord(**payload) for payload in fresh.values()], ignore_conflicts=True
         )
+        charged = {p["call_id"] for p in fresh.values() if p.get("cost")}
+        # A call admitted while Redis was unreachable paid on the ledger at once.
+        charged -= set(
+            LedgerEntry.objects.filter(call_id__in=charged).values_list("call_id", flat=True)
+        )
         for payload in fresh.values():
-            if payload.get("cost"):
+            if payload["call_id"] in charged:
                 charge_usage(payload["workspace_id"], Decimal(payload["cost"]), payload["call_id"])
+        _record_credits(list(fresh.values()))
 
 
 def encode(payload: dict[str, Any]) -> dict[str, str]:
@@ -69,12 +76,16 @@ def encode(payload: dict[str, Any]) -> dict[str, str]:
 
 def enqueue(payload: dict[str, Any]) -> None:
     """Hand a usage record over; falls back to writing it at once if Redis is unreachable."""
-    client = redis_client() if settings.USAGE_QUEUE else None
+    from . import fallback
+
+    client = redis_client() if settings.USAGE_QUEUE and not fallback.active() else None
     if client is not None:
         try:
             client.xadd(STREAM, encode(payload))
             return
         except Exception as exc:  # Redis down: the database takes it, nothing is lost
+            if isinstance(exc, fallback.UNREACHABLE):
+                fallback.begin(exc)
             log.warning(
                 "usage queue unavailable (%s); writing call %s directly", exc, payload["call_id"]
             )
@@ -127,3 +138,34 @@ def flush_batch(
 def backlog() -> int:
     client = redis_client()
     return int(client.xlen(STREAM)) if client is not None else 0
+
+
+def _record_credits(payloads: list[dict[str, Any]]) -> None:
+    """The monthly credits these calls spent, as one ledger entry per workspace and period
+    (plans with an allotment only: unlimited plans have no credit balance to keep)."""
+    from .ledger import spend_credits
+    from .limiter import credit_period
+    from .models import Subscription
+
+    spending = [p for p in payloads if p.get("credits")]
+    if not spending:
+        return
+    plans = {
+        str(workspace_id): (anchor, allotment)
+        for workspace_id, anchor, allotment in Subscription.objects.filter(
+            workspace_id__in={p["workspace_id"] for p in spending},
+            plan__monthly_credits__isnull=False,
+        ).values_list("workspace_id", "current_period_start", "plan__monthly_credits")
+    }
+    totals: dict[tuple[str, datetime], list[int]] = {}
+    for payload in spending:
+        workspace_id = str(payload["workspace_id"])
+        if workspace_id not in plans:
+            continue
+        anchor, _ = plans[workspace_id]
+        period_start, _ = credit_period(anchor.timestamp(), payload["started_at"])
+        total = totals.setdefault((workspace_id, period_start), [0, 0])
+        total[0] += int(payload["credits"])
+        total[1] += 1
+    for (workspace_id, period_start), (spent, calls) in sorted(totals.items()):
+        spend_credits(workspace_id, period_start, int(plans[workspace_id][1]), spent, calls)

@@ -271,6 +271,9 @@ DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
 USAGE_QUEUE = env_bool("USAGE_QUEUE", True)
 # An in-flight slot is a lease: a worker that dies frees it after this long (streams renew it).
 LIMIT_LEASE_SECONDS = env_int("LIMIT_LEASE_SECONDS", 60)
+# With the live counters' Redis unreachable, admission goes around it (per-process limits,
+# credits and balance in PostgreSQL) and tries it again after this many seconds.
+LIMITS_RETRY_SECONDS = env_int("LIMITS_RETRY_SECONDS", 2)
 # Prepaid calls without max_tokens are held back for this many output tokens at admission.
 PREPAID_DEFAULT_MAX_TOKENS = env_int("PREPAID_DEFAULT_MAX_TOKENS", 4096)
 USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)

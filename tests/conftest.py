@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from accounts.models import Membership, Role, User, Workspace
 from accounts.services import create_workspace
-from billing import limiter
+from billing import fallback, limiter
 from billing.catalog import DEFAULT_CATALOG, apply_file
 from billing.models import Plan
 from billing.services import forget_catalog_settings
@@ -49,6 +49,7 @@ def _fresh_caches() -> None:
     registry.invalidate()
     router.clear()
     limiter.clear_local_store()
+    fallback.reset()
     forget_catalog_settings()
 
 
@@ -105,3 +106,15 @@ def key_a(owner: Persona) -> IssuedKey:
 @pytest.fixture
 def key_b(outsider: Persona) -> IssuedKey:
     return issue_key(outsider.workspace, "bravo-ci", created_by=outsider.user)
+
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there: a stopped Redis
+
+
+@pytest.fixture
+def redis_unreachable(settings, monkeypatch) -> None:
+    """The live counters' Redis is configured but down, as in a production outage."""
+    import config.redis_client as module
+
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    monkeypatch.setattr(module, "_client", None)

@@ -19,7 +19,7 @@ def test_it_redeems_a_code_from_the_dashboard_once(client, owner) -> None:
     assert done.status_code == 200
     assert b"Code redeemed: $10.00 added; balance $10.00." in done.content
     assert Balance.objects.get(workspace=owner.workspace).amount == Decimal("10")
-    assert b"Redemption code" in done.content and b"+10.000000" in done.content  # in the ledger
+    assert b"Redemption code" in done.content and b"+$10.000000" in done.content  # in the ledger
     again = client.post(url(owner.workspace), {"code": code})
     assert again.status_code == 200
     assert b"This code has already been redeemed." in again.content  # beside the field

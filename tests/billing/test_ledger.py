@@ -33,7 +33,8 @@ from ..conftest import _user
 
 
 def reconciles(workspace) -> bool:
-    total = LedgerEntry.objects.filter(workspace=workspace).aggregate(s=Sum("amount"))["s"] or 0
+    entries = LedgerEntry.objects.filter(workspace=workspace, unit="usd")
+    total = entries.aggregate(s=Sum("amount"))["s"] or 0
     return Balance.objects.get(workspace=workspace).amount == total
 
 

@@ -1,14 +1,18 @@
 """Every limit exact: under real threads, across window edges (time_machine), on Redis when
-REDIS_URL is set and on the in-process store otherwise (the same Lua runs on both)."""
+REDIS_URL is set and on the in-process store otherwise (the same Lua runs on both), and each test
+again with Redis unreachable (per-process counters, credits by conditional UPDATE in the
+database: billing/fallback.py)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 
 from accounts.services import create_workspace
 from billing import limiter
@@ -20,6 +24,13 @@ from keys.services import issue_key
 from ..conftest import _user
 
 JAKARTA_13_59 = datetime(2026, 11, 18, 6, 59, tzinfo=UTC)  # Wednesday 13:59 WIB
+
+
+@pytest.fixture(autouse=True, params=["live", "redis_unreachable"])
+def counters(request) -> str:
+    if request.param == "redis_unreachable":
+        request.getfixturevalue("redis_unreachable")
+    return request.param
 
 
 def principal_on(**limits):
@@ -57,6 +68,8 @@ def race(principal, callers: int, **kwargs) -> tuple[list, list]:
             admitted.append(admit(principal, index, **kwargs))
         except limiter.LimitExceeded as exc:
             refusals.append(exc)
+        finally:
+            connection.close()  # with Redis down, credits are taken in the database
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(callers)]
     for thread in threads:
@@ -75,12 +88,16 @@ def test_it_lets_exactly_the_rpm_through_under_a_race(catalog) -> None:
     assert refusals[0].headers["X-RateLimit-Remaining"] == "0"
 
 
-def test_it_spends_monthly_credits_exactly_under_a_race(catalog) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_it_spends_monthly_credits_exactly_under_a_race(catalog, counters) -> None:
+    if counters == "redis_unreachable" and not os.environ.get("DATABASE_URL"):
+        pytest.skip("with Redis down, 50 threads take credits in the database: PostgreSQL")
     principal = principal_on(monthly_credits=10)
     admitted, refusals = race(principal, 50, endpoint="chat")  # chat costs 1 credit
     assert (len(admitted), len(refusals)) == (10, 40)
     assert {r.limit for r in refusals} == {"monthly_credits"}
     assert refusals[0].headers["X-Credits-Remaining"] == "0"
+    assert all(a.degraded == (counters == "redis_unreachable") for a in admitted)
 
 
 def test_it_gives_credits_and_quota_back_for_a_failed_call(catalog) -> None:

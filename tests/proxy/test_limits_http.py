@@ -230,15 +230,80 @@ def test_it_settles_on_a_redis_that_forgot_the_scripts(client, gateway, key_a, s
     assert chat(client, key_a).status_code == 200  # so the single slot is free again
 
 
-def test_it_answers_503_when_the_limits_cannot_be_checked(
-    client, gateway, key_a, settings, monkeypatch
-) -> None:
-    import config.redis_client as module
+def credit_entries(workspace):
+    from billing.models import LedgerEntry
 
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the live counters' Redis is unreachable
-    monkeypatch.setattr(module, "_client", None)
-    response = chat(client, key_a)
-    monkeypatch.setattr(module, "_client", None)
-    assert response.status_code == 503
-    assert response["Retry-After"] == "5"
-    assert response.json()["error"]["code"] == "limits_unavailable"
+    return LedgerEntry.objects.filter(workspace=workspace, unit="credits").order_by("id")
+
+
+def test_it_enters_monthly_credits_in_the_ledger(client, gateway, key_a) -> None:
+    from billing.models import Balance
+
+    put_on(key_a, "trial_chat", monthly_credits=3)
+    statuses = [chat(client, key_a).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    workspace = key_a.key.workspace
+    entries = list(credit_entries(workspace).values_list("kind", "amount", "balance_after"))
+    assert entries == [
+        ("monthly_reset", 3, 3),
+        ("usage", -1, 2),
+        ("usage", -1, 1),
+        ("usage", -1, 0),
+    ]
+    assert Balance.objects.get(workspace=workspace).credits == 0
+
+
+def test_it_resets_the_credit_balance_in_the_ledger_each_period(client, gateway, key_a) -> None:
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from billing.models import Balance
+
+    start = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        put_on(key_a, "trial_chat", monthly_credits=5)
+        subscription = key_a.key.workspace.subscription
+        subscription.current_period_start = start
+        subscription.save()
+        assert chat(client, key_a).status_code == 200
+    with time_machine.travel(datetime(2026, 2, 28, 10, 0, tzinfo=UTC), tick=False):
+        assert chat(client, key_a)["X-Credits-Remaining"] == "4"  # a new month: 5 - 1
+    kinds = list(credit_entries(key_a.key.workspace).values_list("kind", "amount"))
+    # the leftover 4 lapses and 5 are granted: +1 brings the balance back to the allotment
+    assert kinds == [("monthly_reset", 5), ("usage", -1), ("monthly_reset", 1), ("usage", -1)]
+    assert Balance.objects.get(workspace=key_a.key.workspace).credits == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_spends_exactly_the_credits_when_50_calls_race(gateway, key_a) -> None:
+    """50 simultaneous 1-credit calls against 10 credits: exactly 10 answered, the credit
+    balance 0, and the ledger adds up to it."""
+    import threading
+
+    from django.db import connection
+    from django.db.models import Sum
+    from django.test import Client
+
+    from billing.models import Balance
+
+    put_on(key_a, "trial_chat", monthly_credits=10, rpm=None, tpm=None, max_concurrency=None)
+    statuses, barrier = [], threading.Barrier(50)
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            statuses.append(chat(Client(), key_a).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert (statuses.count(200), statuses.count(429)) == (10, 40)
+    workspace = key_a.key.workspace
+    assert Balance.objects.get(workspace=workspace).credits == 0
+    assert credit_entries(workspace).aggregate(s=Sum("amount"))["s"] == 0

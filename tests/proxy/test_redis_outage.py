@@ -1,0 +1,239 @@
+"""With the live counters' Redis stopped, the gateway still serves and never overspends: limits
+on each process's own counters, monthly credits and the prepaid balance by conditional UPDATE
+in the database; when Redis is back it catches up on what it missed. (The limits themselves run
+with Redis unreachable in tests/billing/test_limits.py, every test of it.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from accounts.services import create_workspace
+from billing import fallback, limiter, prepaid
+from billing.ledger import grant, post_entry
+from billing.models import Balance, CreditUse, LedgerEntry, Plan, UsageRecord
+from billing.services import catalog_settings
+from keys.authentication import authenticate_secret
+from keys.services import issue_key
+
+from ..conftest import UNREACHABLE_REDIS, _user
+
+CHAT = "/v1/chat/completions"
+
+
+def chat(client, key, **extra):
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}], **extra}
+    return client.post(
+        CHAT, json.dumps(body), content_type="application/json", HTTP_X_API_KEY=key.secret
+    )
+
+
+def on_plan(key, code: str, **changes) -> None:
+    Plan.objects.filter(code=code).update(**changes)
+    subscription = key.key.workspace.subscription
+    subscription.plan = Plan.objects.get(code=code)
+    subscription.save()
+
+
+def reconciles(workspace) -> bool:
+    entries = LedgerEntry.objects.filter(workspace=workspace, unit="usd")
+    total = entries.aggregate(s=Sum("amount"))["s"] or 0
+    return Balance.objects.get(workspace=workspace).amount == total
+
+
+@pytest.fixture
+def prepaid_key(gateway):
+    gateway["llama"].input_price_per_mtok = 1000
+    gateway["llama"].output_price_per_mtok = 2000
+    gateway["llama"].save()
+    workspace = create_workspace("Payg", _user("p@payg.test"), Plan.objects.get(code="payg"))
+    return issue_key(workspace, "payg")
+
+
+def test_it_serves_and_counts_credits_in_the_database_with_redis_stopped(
+    client, gateway, key_a, redis_unreachable
+) -> None:
+    on_plan(key_a, "trial_chat", monthly_credits=2)
+    first, second, third = (chat(client, key_a) for _ in range(3))
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first["X-Credits-Remaining"] == "1"
+    assert second["X-Credits-Remaining"] == "0"
+    assert third.status_code == 429
+    assert third.json()["error"]["message"].startswith("Rate limit exceeded: monthly credits")
+    assert CreditUse.objects.get(workspace=key_a.key.workspace).used == 2
+    assert UsageRecord.objects.filter(status=200).count() == 2  # written at once, not queued
+
+
+def test_it_gives_credits_back_for_a_failed_call_with_redis_stopped(
+    client, gateway, key_a, redis_unreachable
+) -> None:
+    on_plan(key_a, "trial_chat", monthly_credits=1)
+    assert chat(client, key_a, messages=[{"role": "user", "content": "[[status:500]]"}]).status_code
+    assert CreditUse.objects.get(workspace=key_a.key.workspace).used == 0
+    assert chat(client, key_a).status_code == 200
+
+
+def test_it_starts_counting_from_the_usage_records_when_redis_stops(
+    client, gateway, key_a, settings, monkeypatch
+) -> None:
+    """Credits spent before the outage still count: the database's count starts from them."""
+    on_plan(key_a, "trial_chat", monthly_credits=2)
+    assert chat(client, key_a).status_code == 200  # on the live counters
+    import config.redis_client as module
+
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    monkeypatch.setattr(module, "_client", None)
+    assert chat(client, key_a)["X-Credits-Remaining"] == "0"
+    assert chat(client, key_a).status_code == 429
+
+
+def test_it_holds_and_trues_up_a_prepaid_call_on_the_ledger_with_redis_stopped(
+    client, prepaid_key, redis_unreachable
+) -> None:
+    workspace = prepaid_key.key.workspace
+    response = chat(client, prepaid_key, max_tokens=50)
+    assert response.status_code == 200
+    usage = response.json()["usage"]
+    cost = (Decimal(usage["prompt_tokens"]) * 1000 + Decimal(usage["completion_tokens"]) * 2000) / (
+        10**6
+    )
+    record = UsageRecord.objects.get()
+    assert record.cost == cost
+    assert Balance.objects.get(workspace=workspace).amount == Decimal(5) - cost
+    kinds = list(LedgerEntry.objects.filter(workspace=workspace).values_list("kind", flat=True))
+    assert sorted(kinds) == ["refund", "signup", "usage"]  # the hold, what it did not need
+    assert reconciles(workspace)
+    assert prepaid.live_balance(str(workspace.pk)) == Decimal(5) - cost
+
+
+def test_it_refuses_a_prepaid_call_the_ledger_cannot_cover_with_redis_stopped(
+    client, prepaid_key, redis_unreachable
+) -> None:
+    response = chat(client, prepaid_key)  # 4,096 output tokens at $2,000/M: more than $5
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "insufficient_credit"
+    assert Balance.objects.get(workspace=prepaid_key.key.workspace).amount == Decimal(5)
+
+
+def test_it_answers_the_quota_endpoint_with_redis_stopped(
+    client, gateway, key_a, redis_unreachable
+) -> None:
+    on_plan(key_a, "trial_chat")
+    chat(client, key_a)
+    response = client.get("/api/v1/quota", HTTP_X_API_KEY=key_a.secret)
+    assert response.status_code == 200
+    limits = response.json()["limits"]
+    assert limits["rpm"]["used"] == 1
+    assert limits["monthly_credits"]["used"] == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_never_overspends_a_prepaid_balance_under_a_race_with_redis_stopped(
+    catalog, redis_unreachable
+) -> None:
+    """50 threads at once against a balance worth exactly 10 worst cases, Redis down."""
+    Plan.objects.filter(code="payg").update(max_concurrency=None, rpm=None)
+    workspace = create_workspace("Race", _user("race@x.test"), Plan.objects.get(code="payg"))
+    principal = authenticate_secret(issue_key(workspace, "k").secret)
+    post_entry(workspace, "adjustment", Decimal("-4"))  # $1 left
+    worst_case = prepaid.cost_micro(500, 500, (Decimal("100"), Decimal("100")))  # $0.10
+    catalog_settings()
+    admitted, refused, barrier = [], [], threading.Barrier(50)
+
+    def one(index: int) -> None:
+        barrier.wait()
+        try:
+            admission = limiter.admit(
+                principal, f"c{index}", units_offpeak=1, units_peak=1, endpoint="chat",
+                reserve_micro=worst_case,
+            )  # fmt: skip
+            admitted.append(admission)
+        except limiter.LimitExceeded as exc:
+            refused.append(exc.limit)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert (len(admitted), set(refused)) == (10, {"balance"})
+    assert Balance.objects.get(workspace=workspace).amount == 0
+    for admission in admitted:  # each actually cost $0.03: the rest comes back
+        limiter.settle(admission, tokens=300, succeeded=True, charged_micro=30_000)
+    assert Balance.objects.get(workspace=workspace).amount == Decimal("0.7")
+    assert reconciles(workspace)
+
+
+# --- Redis comes back -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_switch(settings, monkeypatch):
+    """Stop and start the live counters' Redis (as the gateway sees it) within one test."""
+    import config.redis_client as module
+
+    real = os.environ["REDIS_URL"]
+    settings.LIMITS_RETRY_SECONDS = 0  # try Redis again at every call
+
+    def turn(up: bool) -> None:
+        settings.REDIS_URL = real if up else UNREACHABLE_REDIS
+        monkeypatch.setattr(module, "_client", None)
+
+    turn(True)
+    return turn
+
+
+@pytest.mark.redis
+def test_it_catches_redis_up_on_what_it_missed(catalog, redis_switch) -> None:
+    plan = Plan.objects.create(
+        code="fb", name="Fallback", scopes=["chat"], monthly_credits=10, max_concurrency=2
+    )
+    workspace = create_workspace("Back", _user("back@x.test"), plan)
+    principal = authenticate_secret(issue_key(workspace, "k").secret)
+
+    def admit(name: str) -> limiter.Admission:
+        return limiter.admit(principal, name, units_offpeak=1, units_peak=1, endpoint="chat")
+
+    in_flight = admit("before")  # admitted by Redis: credit 1, one slot
+    assert in_flight.headers["X-Credits-Remaining"] == "9"
+    redis_switch(False)
+    limiter.settle(in_flight, tokens=10, succeeded=True)  # Redis must free its slot later
+    during = admit("during")
+    assert during.degraded
+    assert during.headers["X-Credits-Remaining"] == "8"  # the database started from Redis' 1
+    limiter.settle(during, tokens=10, succeeded=True)
+    assert fallback.owed() == 2
+    redis_switch(True)
+    after = admit("after1")
+    assert not after.degraded
+    assert after.headers["X-Credits-Remaining"] == "7"  # Redis counted the outage's call
+    assert fallback.owed() == 0
+    admit("after2")  # two slots: the one held before the outage was freed by the replay
+    with pytest.raises(limiter.LimitExceeded) as caught:
+        admit("after3")
+    assert caught.value.limit == "max_concurrency"
+
+
+@pytest.mark.redis
+def test_it_brings_a_grant_made_during_an_outage_to_the_live_balance(
+    catalog, redis_switch, django_capture_on_commit_callbacks
+) -> None:
+    workspace = create_workspace("Payg", _user("g@x.test"), Plan.objects.get(code="payg"))
+    assert prepaid.live_balance(str(workspace.pk)) == Decimal(5)  # loaded into Redis
+    redis_switch(False)
+    with django_capture_on_commit_callbacks(execute=True):
+        grant(workspace, Decimal("2.5"), "promo")
+    assert prepaid.live_balance(str(workspace.pk)) == Decimal("7.5")  # the ledger's, meanwhile
+    redis_switch(True)
+    principal = authenticate_secret(issue_key(workspace, "k").secret)
+    limiter.admit(principal, "x", units_offpeak=1, units_peak=1, endpoint="chat", reserve_micro=0)
+    assert prepaid.live_balance(str(workspace.pk)) == Decimal("7.5")
