@@ -88,6 +88,7 @@ class Accumulator:
         self.text: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
+        self.stop_reason: str | None = None  # the stop sequence matched (vLLM, Anthropic)
         self.usage: dict[str, Any] | None = None
 
     def add(self, chunk: dict[str, Any]) -> None:
@@ -98,11 +99,13 @@ class Accumulator:
             self.usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            if isinstance(choice.get("stop_reason"), str):
+                self.stop_reason = choice["stop_reason"]
             if isinstance(choice.get("text"), str):
                 self.text.append(choice["text"])
             delta = choice.get("delta") or {}
             self.content.append(delta.get("content") or "")
-            self.reasoning.append(delta.get("reasoning_content") or "")
+            self.reasoning.append(delta.get("reasoning_content") or delta.get("reasoning") or "")
             for call in delta.get("tool_calls") or ():
                 slot = self.tool_calls.setdefault(
                     call.get("index", 0),
@@ -127,6 +130,8 @@ class Accumulator:
                 message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
             choice = {"index": 0, "message": message}
         choice["finish_reason"] = self.finish_reason
+        if self.stop_reason:
+            choice["stop_reason"] = self.stop_reason
         kind = (
             "text_completion" if self.head.get("object") == "text_completion" else "chat.completion"
         )
@@ -148,6 +153,8 @@ def as_chunks(result: dict[str, Any]) -> list[dict[str, Any]]:
             message["tool_calls"] = tool_calls
         first = {"index": 0, "delta": message, "finish_reason": None}
         last = {"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason")}
+        if choice.get("stop_reason"):
+            last["stop_reason"] = choice["stop_reason"]
         kind = "chat.completion.chunk"
     chunks = [
         {**head, "object": kind, "choices": [first]},

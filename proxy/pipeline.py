@@ -29,7 +29,7 @@ from .errors import ApiError
 from .providers import UpstreamFailure, UpstreamStream
 from .registry import ModelInfo, registry
 from .router import router
-from .tokens import count_tokens, prompt_tokens
+from .tokens import count_tokens, prompt_tokens, tools_tokens
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,15 @@ def start_call(request: Any, *, endpoint: str, dialect: str, stream: bool) -> Ca
 # --- models -------------------------------------------------------------------------------------
 
 
-def resolve_model(name: str, principal: Principal, kind: str | None) -> ModelInfo:
-    """Exact name, alias, then alias pattern; 404 if none; 403 if the plan or key excludes it."""
-    model = registry.snapshot().resolve(name, principal.workspace_id)
+def resolve_model(
+    name: str, principal: Principal, kind: str | None, fallback: str | None = None
+) -> ModelInfo:
+    """Exact name, alias, then alias pattern, then the `fallback` name (seed 000's default model
+    for unknown Anthropic names); 404 if none; 403 if the plan or key excludes it."""
+    snapshot = registry.snapshot()
+    model = snapshot.resolve(name, principal.workspace_id)
+    if model is None and fallback:
+        model = snapshot.resolve(fallback, principal.workspace_id)
     if model is None:
         raise ApiError(
             404,
@@ -271,7 +277,7 @@ def estimated_usage(prompt: int, completion: int) -> dict[str, Any]:
 
 def estimate_prompt(body: dict[str, Any]) -> int:
     if isinstance(body.get("messages"), list):
-        return prompt_tokens(body["messages"])
+        return prompt_tokens(body["messages"]) + tools_tokens(body.get("tools"))
     prompt = body.get("prompt", body.get("input", ""))
     if isinstance(prompt, list):
         return sum(count_tokens(p) for p in prompt if isinstance(p, str))
@@ -289,12 +295,14 @@ def run(
     operation: str,
     dialect: Dialect,
     model_kind: str = "chat",
+    fallback_model: str | None = None,
 ) -> HttpResponse:
-    """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape)."""
+    """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape); keys starting
+    with `_` are a dialect's private notes for a provider that speaks its format natively."""
     claim: idempotency.Claim | None = None
     try:
         call.requested_model = str(body.get("model", ""))
-        model = resolve_model(call.requested_model, call.principal, model_kind)
+        model = resolve_model(call.requested_model, call.principal, model_kind, fallback_model)
         call.served_model = model.name
         call.tier = tier_of(meta, call.principal)
         call.end_user = end_user_of(meta, body)

@@ -161,7 +161,94 @@ class RichModelList(serializers.Serializer):
     data = RichModelObject(many=True)
 
 
-def error_responses(*statuses: int) -> dict:
+# --- Anthropic Messages -------------------------------------------------------------------------
+
+
+class AnthropicMessageParam(serializers.Serializer):
+    role = serializers.ChoiceField(["user", "assistant"])
+    content = serializers.JSONField(
+        help_text="A string, or content blocks: text, image (base64 or url source), document, "
+        "tool_use, tool_result, thinking, redacted_thinking"
+    )
+
+
+class AnthropicCountTokensRequest(serializers.Serializer):
+    model = serializers.CharField(
+        help_text="A model name, alias or glob-matched Anthropic name (claude-sonnet-4-…); an "
+        "unknown name is served by the catalog's default_model"
+    )
+    messages = AnthropicMessageParam(many=True)
+    system = serializers.JSONField(
+        required=False, help_text="A string or an array of text blocks (cache_control accepted)"
+    )
+    tools = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="{name, description, input_schema}"
+    )
+    tool_choice = serializers.DictField(
+        required=False, help_text='{"type": "auto" | "any" | "tool" | "none", "name"?}'
+    )
+    thinking = serializers.DictField(
+        required=False, help_text='{"type": "enabled", "budget_tokens": N}'
+    )
+
+
+class AnthropicMessagesRequest(AnthropicCountTokensRequest):
+    max_tokens = serializers.IntegerField(min_value=1)
+    stop_sequences = serializers.ListField(child=serializers.CharField(), required=False)
+    temperature = serializers.FloatField(required=False, min_value=0, max_value=1)
+    top_p = serializers.FloatField(required=False, min_value=0, max_value=1)
+    top_k = serializers.IntegerField(required=False, min_value=0)
+    metadata = serializers.DictField(
+        required=False, help_text="user_id: the end user, kept in usage records"
+    )
+    stream = serializers.BooleanField(required=False, default=False)
+
+
+class AnthropicUsage(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_creation_input_tokens = serializers.IntegerField()
+    cache_read_input_tokens = serializers.IntegerField()
+
+
+class AnthropicMessage(serializers.Serializer):
+    id = serializers.CharField(help_text="msg_…")
+    type = serializers.CharField(default="message")
+    role = serializers.CharField(default="assistant")
+    model = serializers.CharField(help_text="the name the client sent")
+    content = serializers.ListField(
+        child=serializers.DictField(), help_text="text, thinking and tool_use blocks"
+    )
+    stop_reason = serializers.ChoiceField(["end_turn", "max_tokens", "stop_sequence", "tool_use"])
+    stop_sequence = serializers.CharField(allow_null=True)
+    usage = AnthropicUsage()
+
+
+class AnthropicTokenCount(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+
+
+class AnthropicErrorDetail(serializers.Serializer):
+    type = serializers.CharField(help_text="authentication_error, rate_limit_error, …")
+    message = serializers.CharField()
+
+
+class AnthropicError(serializers.Serializer):
+    """Anthropic's error shape, used on /v1/messages and /v1/messages/count_tokens."""
+
+    type = serializers.CharField(default="error")
+    error = AnthropicErrorDetail()
+
+
+ANTHROPIC_SSE_DESCRIPTION = (
+    "With stream: true, Anthropic's server-sent events: message_start, content_block_start, ping, "
+    "content_block_delta (text_delta, input_json_delta, thinking_delta), content_block_stop, "
+    "message_delta (stop_reason, usage), message_stop. An error after the stream started "
+    "arrives as a final `event: error`."
+)
+
+
+def error_responses(*statuses: int, shape: type[serializers.Serializer] = OpenAIError) -> dict:
     from drf_spectacular.utils import OpenApiResponse
 
     meaning = {
@@ -174,7 +261,11 @@ def error_responses(*statuses: int) -> dict:
         503: "upstream_unavailable (Retry-After)",
         504: "upstream_timeout",
     }
-    return {s: OpenApiResponse(OpenAIError, description=meaning.get(s, "")) for s in statuses}
+    return {s: OpenApiResponse(shape, description=meaning.get(s, "")) for s in statuses}
+
+
+def anthropic_error_responses(*statuses: int) -> dict:
+    return error_responses(*statuses, shape=AnthropicError)
 
 
 SSE_DESCRIPTION = (

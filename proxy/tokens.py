@@ -5,6 +5,7 @@ A word-and-punctuation count: close to BPE tokenizers on English text, cheap, de
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -43,3 +44,19 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
                 function.get("arguments", "")
             )
     return total
+
+
+def tools_tokens(tools: Any) -> int:
+    """The tools offered, counted as their compact JSON (name, description, parameters)."""
+    if not isinstance(tools, list) or not tools:
+        return 0
+    functions = [
+        {
+            "name": function.get("name") or "",
+            "description": function.get("description") or "",
+            "parameters": function.get("parameters") or {},
+        }
+        for tool in tools
+        if isinstance(tool, dict) and isinstance(function := tool.get("function"), dict)
+    ]
+    return count_tokens(json.dumps(functions, separators=(",", ":"), sort_keys=True))

@@ -1,4 +1,5 @@
-"""Gateway routes. The OpenAI-compatible ones are served under both /v1/ and /api/v1/."""
+"""Gateway routes. The OpenAI- and Anthropic-compatible ones are served under both /v1/ and
+/api/v1/."""
 
 from __future__ import annotations
 
@@ -23,9 +24,21 @@ def openai_routes(prefix: str, rich_models: bool) -> list:
     ]
 
 
-v1_patterns = openai_routes("v1-", rich_models=False)
+def anthropic_routes(prefix: str) -> list:
+    return [
+        path("messages", views.MessagesView.as_view(), name=f"{prefix}messages"),
+        path(
+            "messages/count_tokens",
+            views.CountTokensView.as_view(),
+            name=f"{prefix}messages-count-tokens",
+        ),
+    ]
+
+
+v1_patterns = [*openai_routes("v1-", rich_models=False), *anthropic_routes("v1-")]
 api_v1_patterns = [
     *openai_routes("api-v1-", rich_models=True),
+    *anthropic_routes("api-v1-"),
     path("chat", views.ApiChatView.as_view(), name="api-v1-chat"),
     path("chat/stream", views.ApiChatStreamView.as_view(), name="api-v1-chat-stream"),
     path("generate", views.GenerateView.as_view(), name="api-v1-generate"),

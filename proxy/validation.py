@@ -33,7 +33,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {
         bool: "boolean",
         int: "integer",
@@ -51,7 +51,7 @@ def require_string(body: dict, name: str, path: str | None = None) -> str:
         raise fault(path, "is required")
     value = body[name]
     if not isinstance(value, str):
-        raise fault(path, f"expected a string, got {_type_name(value)}")
+        raise fault(path, f"expected a string, got {type_name(value)}")
     if not value.strip():
         raise fault(path, "must not be empty")
     return value
@@ -62,7 +62,7 @@ def check_number(body: dict, name: str, low: float, high: float) -> None:
         return
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fault(name, f"expected a number, got {_type_name(value)}")
+        raise fault(name, f"expected a number, got {type_name(value)}")
     if not low <= value <= high:
         raise fault(name, f"must be between {low:g} and {high:g}, got {value:g}")
 
@@ -72,7 +72,7 @@ def check_integer(body: dict, name: str, low: int, high: int | None = None) -> N
         return
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fault(name, f"expected an integer, got {_type_name(value)}")
+        raise fault(name, f"expected an integer, got {type_name(value)}")
     if value < low:
         raise fault(name, f"must be at least {low}, got {value}")
     if high is not None and value > high:
@@ -81,7 +81,7 @@ def check_integer(body: dict, name: str, low: int, high: int | None = None) -> N
 
 def check_boolean(body: dict, name: str, path: str | None = None) -> None:
     if body.get(name) is not None and not isinstance(body[name], bool):
-        raise fault(path or name, f"expected a boolean, got {_type_name(body[name])}")
+        raise fault(path or name, f"expected a boolean, got {type_name(body[name])}")
 
 
 def check_stop(body: dict) -> None:
@@ -96,7 +96,7 @@ def check_stop(body: dict) -> None:
 
 def _check_part(part: Any, path: str) -> None:
     if not isinstance(part, dict):
-        raise fault(path, f"expected an object, got {_type_name(part)}")
+        raise fault(path, f"expected an object, got {type_name(part)}")
     kind = part.get("type")
     if kind not in PART_TYPES:
         raise fault(f"{path}.type", f"unknown content part type {json.dumps(kind)}")
@@ -113,11 +113,11 @@ def _check_part(part: Any, path: str) -> None:
 
 def _check_tool_calls(calls: Any, path: str) -> None:
     if not isinstance(calls, list):
-        raise fault(path, f"expected an array, got {_type_name(calls)}")
+        raise fault(path, f"expected an array, got {type_name(calls)}")
     for index, call in enumerate(calls):
         here = f"{path}[{index}]"
         if not isinstance(call, dict):
-            raise fault(here, f"expected an object, got {_type_name(call)}")
+            raise fault(here, f"expected an object, got {type_name(call)}")
         function = call.get("function")
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise fault(f"{here}.function.name", "expected a string")
@@ -130,13 +130,13 @@ def check_messages(body: dict) -> None:
     if messages is None:
         raise fault("messages", "is required")
     if not isinstance(messages, list):
-        raise fault("messages", f"expected an array, got {_type_name(messages)}")
+        raise fault("messages", f"expected an array, got {type_name(messages)}")
     if not messages:
         raise fault("messages", "must contain at least one message")
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
         if not isinstance(message, dict):
-            raise fault(path, f"expected an object, got {_type_name(message)}")
+            raise fault(path, f"expected an object, got {type_name(message)}")
         role = message.get("role")
         if role is None:
             raise fault(f"{path}.role", "is required")
@@ -152,7 +152,7 @@ def check_messages(body: dict) -> None:
                 raise fault(f"{path}.content", "is required")
         elif not isinstance(content, str):
             raise fault(
-                f"{path}.content", f"expected a string or an array, got {_type_name(content)}"
+                f"{path}.content", f"expected a string or an array, got {type_name(content)}"
             )
         if "tool_calls" in message and message["tool_calls"] is not None:
             _check_tool_calls(message["tool_calls"], f"{path}.tool_calls")
@@ -164,7 +164,7 @@ def check_tools(body: dict) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
-            raise fault("tools", f"expected an array, got {_type_name(tools)}")
+            raise fault("tools", f"expected an array, got {type_name(tools)}")
         for index, tool in enumerate(tools):
             path = f"tools[{index}]"
             function = tool.get("function") if isinstance(tool, dict) else None
@@ -192,7 +192,7 @@ def check_response_format(body: dict) -> None:
     if response_format is None:
         return
     if not isinstance(response_format, dict):
-        raise fault("response_format", f"expected an object, got {_type_name(response_format)}")
+        raise fault("response_format", f"expected an object, got {type_name(response_format)}")
     kind = response_format.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise fault("response_format.type", 'expected "text", "json_object" or "json_schema"')
@@ -216,10 +216,10 @@ def check_sampling(body: dict) -> None:
     options = body.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
-            raise fault("stream_options", f"expected an object, got {_type_name(options)}")
+            raise fault("stream_options", f"expected an object, got {type_name(options)}")
         check_boolean(options, "include_usage", "stream_options.include_usage")
     if body.get("user") is not None and not isinstance(body["user"], str):
-        raise fault("user", f"expected a string, got {_type_name(body['user'])}")
+        raise fault("user", f"expected a string, got {type_name(body['user'])}")
 
 
 def is_token_list(value: Any) -> bool:

@@ -11,11 +11,21 @@ from rest_framework.views import APIView
 
 from billing import metering
 from billing.metering import Call
+from billing.services import catalog_settings
 
 from . import schema
+from .anthropic_format import NATIVE_BETA
+from .dialects.anthropic import AnthropicDialect, to_canonical
 from .dialects.openai import OpenAIDialect, wants_usage
 from .errors import ApiError, as_api_error, openai_response
-from .pipeline import read_body, resolve_model, run, start_call, visible_models
+from .pipeline import (
+    estimate_prompt,
+    read_body,
+    resolve_model,
+    run,
+    start_call,
+    visible_models,
+)
 from .registry import ModelInfo
 from .validation import (
     check_chat_request,
@@ -43,7 +53,9 @@ class GatewayView(APIView):
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication and scope first
         if self.endpoint:
-            self.call = start_call(request, endpoint=self.endpoint, dialect="openai", stream=False)
+            self.call = start_call(
+                request, endpoint=self.endpoint, dialect=self.error_dialect.name, stream=False
+            )
 
     def render_error(self, error: ApiError) -> HttpResponse:
         return self.error_dialect.error_response(error)
@@ -209,6 +221,67 @@ class GenerateView(GatewayView):
         return run(
             self.call, canonical, meta=request.META, operation="chat", dialect=GenerateDialect()
         )
+
+
+# --- Anthropic Messages -------------------------------------------------------------------------
+
+
+def default_model() -> str | None:
+    """Seed 000: an Anthropic model name the catalog does not know is served by this model."""
+    return catalog_settings().get("default_model") or None
+
+
+class MessagesView(GatewayView):
+    """POST /v1/messages (and /api/v1/messages; Claude Code adds ?beta=true): Anthropic Messages,
+    through the same pipeline as chat completions."""
+
+    endpoint = "messages"
+    error_dialect = AnthropicDialect()
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.AnthropicMessagesRequest,
+        responses={
+            200: OpenApiResponse(
+                schema.AnthropicMessage, description=schema.ANTHROPIC_SSE_DESCRIPTION
+            ),
+            **schema.anthropic_error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        body = self.json_body(request)
+        canonical = to_canonical(body)
+        if beta := request.META.get("HTTP_ANTHROPIC_BETA", "").strip():
+            canonical[NATIVE_BETA] = beta
+        self.call.stream = body.get("stream") is True
+        return run(
+            self.call,
+            canonical,
+            meta=request.META,
+            operation="chat",
+            dialect=AnthropicDialect(input_estimate=estimate_prompt(canonical)),
+            fallback_model=default_model(),
+        )
+
+
+class CountTokensView(GatewayView):
+    """POST /v1/messages/count_tokens: the prompt's tokens by the gateway's tokenizer. Free: the
+    model is resolved (and checked against the plan and key), nothing is admitted or charged."""
+
+    error_dialect = AnthropicDialect()
+
+    @extend_schema(
+        tags=["gateway"],
+        request=schema.AnthropicCountTokensRequest,
+        responses={
+            200: schema.AnthropicTokenCount,
+            **schema.anthropic_error_responses(400, 401, 403, 404, 413),
+        },
+    )
+    def post(self, request: Any) -> HttpResponse:
+        canonical = to_canonical(self.json_body(request), need_max_tokens=False)
+        resolve_model(canonical["model"], request.auth, "chat", default_model())
+        return JsonResponse({"input_tokens": estimate_prompt(canonical)})
 
 
 # --- models -------------------------------------------------------------------------------------

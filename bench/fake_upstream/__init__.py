@@ -45,8 +45,9 @@ The deterministic model:
   last user message; when a system prompt applies (the request's, or a created model's) the
   first word is replaced by the longest word of that system prompt. Cut by max_tokens /
   max_completion_tokens / num_predict (finish_reason "length", stop_reason "max_tokens",
-  done_reason "length") or at the first stop sequence (finish "stop", stop_reason
-  "stop_sequence" + stop_sequence). Completion tokens = tokens actually produced (tool-call
+  done_reason "length") or at the first stop sequence (finish "stop" with the matched string
+  as the choice's ``stop_reason``, as vLLM reports it; Anthropic stop_reason "stop_sequence" +
+  stop_sequence). Completion tokens = tokens actually produced (tool-call
   name + arguments for tool calls; reasoning text included, see below).
 * Tools offered, tool_choice not "none" and the last message not a tool result → one call to
   the chosen tool (else the first) with arguments from its schema (enum → first value,

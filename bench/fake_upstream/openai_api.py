@@ -164,14 +164,15 @@ def chat_completions(ctx: Ctx) -> Response | Stream:
                     "function": {"name": reply.tool_name, "arguments": reply.tool_arguments},
                 }
             ]
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+        if reply.stop_sequence is not None:
+            choice["stop_reason"] = reply.stop_sequence  # vLLM: the stop string that matched
         result: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-            ],
+            "choices": [choice],
         }
         if not ctx.no_usage:
             result["usage"] = usage(prompt, reply)
@@ -190,9 +191,9 @@ def chat_completions(ctx: Ctx) -> Response | Stream:
     )
     tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
 
-    def frame(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def frame(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return b"data: " + head + dumps([choice]) + tail
+        return b"data: " + head + dumps([{**choice, **extra}]) + tail
 
     first: dict[str, Any] = {
         "role": "assistant",
@@ -222,7 +223,8 @@ def chat_completions(ctx: Ctx) -> Response | Stream:
         ]
     else:
         frames += [frame({"content": piece}) for piece in reply.pieces]
-    frames.append(frame({}, finish))
+    matched = {} if reply.stop_sequence is None else {"stop_reason": reply.stop_sequence}
+    frames.append(frame({}, finish, **matched))
     if include_usage:
         frames.append(b"data: " + head + b'[],"usage":' + dumps(usage(prompt, reply)) + b"}\n\n")
     frames.append(DONE)

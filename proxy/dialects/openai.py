@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from billing.metering import Call
 
 from ..errors import ApiError, openai_response
+from ..providers.base import public
 
 DONE = b"data: [DONE]\n\n"
 
@@ -35,7 +36,7 @@ class OpenAIDialect:
         return openai_response(error)
 
     def render(self, call: Call, result: dict[str, Any]) -> HttpResponse:
-        return JsonResponse(result, json_dumps_params={"ensure_ascii": False})
+        return JsonResponse(public(result), json_dumps_params={"ensure_ascii": False})
 
     def render_stream(self, call: Call, chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         for chunk in chunks:

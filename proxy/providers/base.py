@@ -99,6 +99,14 @@ def http() -> urllib3.PoolManager:
     return _pool
 
 
+def public(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without the gateway's private keys (`_anthropic`, …): what dialects pass along
+    for a provider that understands them, never sent to an upstream that does not."""
+    if not any(name.startswith("_") for name in body):
+        return body
+    return {name: value for name, value in body.items() if not name.startswith("_")}
+
+
 def timeout_for(seconds: float) -> urllib3.Timeout:
     return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, seconds), read=seconds)
 

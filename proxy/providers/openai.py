@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from urllib3 import BaseHTTPResponse
@@ -15,7 +15,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from .base import Provider, UpstreamFailure, UpstreamStream, http, timeout_for
+from .base import Provider, UpstreamFailure, UpstreamStream, http, public, timeout_for
 
 
 def _headers(key: str | None, stream: bool) -> dict[str, str]:
@@ -59,8 +59,15 @@ def translate(exc: Exception, doing: str) -> UpstreamFailure:
 
 
 def post(
-    url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    url: str,
+    key: str | None,
+    body: dict,
+    *,
+    stream: bool,
+    timeout: float,
+    headers: dict[str, str] | None = None,
 ) -> BaseHTTPResponse:
+    """POST JSON; `headers` replace the OpenAI-style ones (Bearer key) for other wire formats."""
     payload = json.dumps(body, separators=(",", ":")).encode()
     for attempt in (1, 2):
         try:
@@ -68,7 +75,7 @@ def post(
                 "POST",
                 url,
                 body=payload,
-                headers=_headers(key, stream),
+                headers=headers or _headers(key, stream),
                 timeout=timeout_for(timeout),
                 preload_content=not stream,
                 redirect=False,
@@ -132,8 +139,11 @@ def lines(response: BaseHTTPResponse) -> Iterator[bytes]:
         yield pending
 
 
-def sse_events(response: BaseHTTPResponse) -> Iterator[dict[str, Any]]:
-    """Parse `data:` lines into dicts until `[DONE]`; an in-stream error becomes a failure."""
+def sse_events(
+    response: BaseHTTPResponse, last: Callable[[dict[str, Any]], bool] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Parse `data:` lines into dicts until `[DONE]` (or an event that is `last`, for formats
+    without [DONE]); an in-stream error becomes a failure."""
     try:
         for raw in lines(response):
             if not raw.startswith(b"data:"):
@@ -150,9 +160,11 @@ def sse_events(response: BaseHTTPResponse) -> Iterator[dict[str, Any]]:
             if isinstance(event, dict) and "error" in event and "choices" not in event:
                 raise UpstreamFailure("protocol", "the upstream reported an error mid-stream")
             yield event
+            if last is not None and last(event):
+                return
     except (HTTPError, OSError) as exc:
         raise translate(exc, "streaming") from exc
-    raise UpstreamFailure("protocol", "the upstream stream ended without [DONE]")
+    raise UpstreamFailure("protocol", "the upstream stream ended before its last event")
 
 
 class OpenAIProvider(Provider):
@@ -166,6 +178,7 @@ class OpenAIProvider(Provider):
     def _call(
         self, path: str, base_url: str, key: str | None, body: dict, stream: bool, timeout: float
     ) -> dict | UpstreamStream:
+        body = public(body)
         response = post(self._url(base_url, path), key, body, stream=stream, timeout=timeout)
         if not stream:
             return read_json(response)

@@ -202,6 +202,7 @@ def test_it_honours_max_tokens_stop_sequences_and_forced_replies(
     stopped = oai.chat.completions.create(model="llama3.2", messages=user(forced), stop=[" 42"])
     assert stopped.choices[0].message.content == "The answer is"
     assert stopped.choices[0].finish_reason == "stop"
+    assert stopped.choices[0].model_extra["stop_reason"] == " 42"  # as vLLM says which matched
     assert stopped.usage.completion_tokens == 3
 
     message = claude.messages.create(
