@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from .anthropic import AnthropicProvider
 from .base import Provider, UpstreamFailure, UpstreamStream
 from .openai import OllamaProvider, OpenAIProvider
 
-PROVIDERS: dict[str, Provider] = {"openai": OpenAIProvider(), "ollama": OllamaProvider()}
+PROVIDERS: dict[str, Provider] = {
+    "openai": OpenAIProvider(),
+    "ollama": OllamaProvider(),
+    "anthropic": AnthropicProvider(),
+}
 
 
 def provider_for(kind: str) -> Provider:

@@ -95,8 +95,12 @@ def post(
 
 def _fail(response: BaseHTTPResponse) -> None:
     status = response.status
+    data = b""
     try:
-        data = response.data if status < 500 else b""
+        if status < 500:
+            data = response.data
+        else:  # unread, the body would be taken for the answer to the connection's next call
+            response.drain_conn()
     except (HTTPError, OSError):
         data = b""
     finally:

@@ -113,3 +113,23 @@ def openai_client_api_v1(gateway, key_a) -> openai.OpenAI:
 @pytest.fixture
 def anthropic_client(gateway, key_a) -> anthropic.Anthropic:
     return sdk_client(anthropic.Anthropic, "http://testserver", key_a)
+
+
+@pytest.fixture
+def sonnet(gateway, upstream: FakeUpstream) -> Model:
+    """`sonnet` (aliases claude-sonnet-4*): the fake's claude-sonnet-4-6 reached two ways, over
+    Anthropic's API (an `anthropic` upstream, first choice, tier "fast") and over its OpenAI API
+    (an `openai` upstream, the fallback, tier "slow"). `X-Tier` picks one deployment."""
+    native = add_upstream(upstream, "fake-anthropic", UpstreamKind.ANTHROPIC)
+    compatible = Upstream.objects.create(
+        name="fake-openai", kind=UpstreamKind.OPENAI, base_url=f"{upstream.url}/v1", timeout=5
+    )
+    model = Model.objects.create(
+        name="sonnet",
+        aliases=["claude-sonnet-4*"],
+        context_window=200000,
+        capabilities=["tools", "vision", "reasoning", "streaming"],
+    )
+    deploy(model, native, "claude-sonnet-4-6", priority=0, tiers=["fast"])
+    deploy(model, compatible, "claude-sonnet-4-6", priority=1, tiers=["slow"])
+    return model
