@@ -231,12 +231,23 @@ def default_model() -> str | None:
     return catalog_settings().get("default_model") or None
 
 
-class MessagesView(GatewayView):
+class AnthropicView(GatewayView):
+    """Anthropic's endpoints: errors in its format (authentication failures included), and its
+    `request-id` header, which the anthropic SDK and Claude Code report."""
+
+    error_dialect = AnthropicDialect()
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["request-id"] = request.META.get("HTTP_X_REQUEST_ID", "")
+        return response
+
+
+class MessagesView(AnthropicView):
     """POST /v1/messages (and /api/v1/messages; Claude Code adds ?beta=true): Anthropic Messages,
     through the same pipeline as chat completions."""
 
     endpoint = "messages"
-    error_dialect = AnthropicDialect()
 
     @extend_schema(
         tags=["gateway"],
@@ -264,11 +275,9 @@ class MessagesView(GatewayView):
         )
 
 
-class CountTokensView(GatewayView):
+class CountTokensView(AnthropicView):
     """POST /v1/messages/count_tokens: the prompt's tokens by the gateway's tokenizer. Free: the
     model is resolved (and checked against the plan and key), nothing is admitted or charged."""
-
-    error_dialect = AnthropicDialect()
 
     @extend_schema(
         tags=["gateway"],

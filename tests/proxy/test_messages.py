@@ -427,6 +427,7 @@ def test_it_records_usage_with_the_anthropic_dialect_and_end_user(anthropic_clie
     assert (record.status, record.credits, record.tokens_estimated) == (200, 1, False)
     assert raw.headers["X-RateLimit-Limit"] == "200"  # the chat_agent plan's rpm
     assert raw.headers["X-RateLimit-Remaining"] == "199"
+    assert message._request_id == raw.headers["X-Request-Id"] == record.request_id
 
 
 def test_it_replays_an_idempotent_repeat_in_anthropics_format(client, gateway, key_a, upstream):
@@ -560,3 +561,13 @@ def test_it_ends_a_broken_stream_with_an_error_event(client, gateway, key_a) -> 
     assert "message_stop" not in [name for name, _ in events]
     record = UsageRecord.objects.get()
     assert (record.status, record.incomplete) == (502, True)
+
+
+def test_it_documents_the_anthropic_endpoints_with_anthropics_error_shape(client, db) -> None:
+    document = client.get("/api/v1/schema").json()
+    for path in ("/v1/messages", "/api/v1/messages", "/v1/messages/count_tokens"):
+        assert "post" in document["paths"][path], path
+    operation = document["paths"]["/v1/messages"]["post"]
+    error = operation["responses"]["429"]["content"]["application/json"]["schema"]["$ref"]
+    assert error == "#/components/schemas/AnthropicError"
+    assert {"BearerAuth": []} in operation["security"]
