@@ -116,6 +116,28 @@ def tool_use_id() -> str:
     return "toolu_" + uuid.uuid4().hex[:24]
 
 
+def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
+    """A canonical tool call as an Anthropic tool_use block."""
+    function = call.get("function") or {}
+    return {
+        "type": "tool_use",
+        "id": call.get("id") or tool_use_id(),
+        "name": function.get("name") or "",
+        "input": tool_input(function.get("arguments")),
+    }
+
+
+def tool_input(arguments: Any) -> dict[str, Any]:
+    """A tool call's arguments as the object Anthropic's `input` must be ({} if not JSON)."""
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) and arguments else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def event(kind: str, data: dict[str, Any]) -> bytes:
     """One server-sent event the way Anthropic frames it: `event:` line, `data:` line."""
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -125,15 +125,19 @@ def _check_tool_calls(calls: Any, path: str) -> None:
             raise fault(f"{here}.function.arguments", "expected a JSON string")
 
 
-def check_messages(body: dict) -> None:
-    messages = body.get("messages")
+def require_messages(messages: Any) -> list:
+    """`messages`: present, an array, not empty."""
     if messages is None:
         raise fault("messages", "is required")
     if not isinstance(messages, list):
         raise fault("messages", f"expected an array, got {type_name(messages)}")
     if not messages:
         raise fault("messages", "must contain at least one message")
-    for index, message in enumerate(messages):
+    return messages
+
+
+def check_messages(body: dict) -> None:
+    for index, message in enumerate(require_messages(body.get("messages"))):
         path = f"messages[{index}]"
         if not isinstance(message, dict):
             raise fault(path, f"expected an object, got {type_name(message)}")

@@ -29,6 +29,7 @@ from ..anthropic_format import (
     event,
     message_id,
     stop_reason_of,
+    tool_use_block,
     tool_use_id,
 )
 from ..errors import ApiError
@@ -37,6 +38,7 @@ from ..validation import (
     check_integer,
     check_number,
     fault,
+    require_messages,
     require_string,
     type_name,
 )
@@ -128,14 +130,8 @@ def system_messages(value: Any) -> list[dict[str, Any]]:
 
 
 def chat_messages(value: Any) -> list[dict[str, Any]]:
-    if value is None:
-        raise fault("messages", "Field required")
-    if not isinstance(value, list):
-        raise fault("messages", f"expected an array, got {type_name(value)}")
-    if not value:
-        raise fault("messages", "at least one message is required")
     canonical: list[dict[str, Any]] = []
-    for index, message in enumerate(value):
+    for index, message in enumerate(require_messages(value)):
         canonical += chat_message(message, f"messages.{index}")
     return canonical
 
@@ -234,6 +230,15 @@ def content_parts(block: dict[str, Any], path: str, kind: str) -> list[dict[str,
     return []
 
 
+def nested_parts(blocks: list[Any], path: str) -> list[dict[str, Any]]:
+    """The parts of blocks inside a block (a tool result's, a document's)."""
+    parts: list[dict[str, Any]] = []
+    for index, block in enumerate(blocks):
+        here = f"{path}.{index}"
+        parts += content_parts(block, here, block_type(block, here))
+    return parts
+
+
 def source_of(block: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     source = block.get("source")
     if not isinstance(source, dict):
@@ -289,11 +294,7 @@ def document_parts(block: dict[str, Any], path: str) -> list[dict[str, Any]]:
             return [{"type": "text", "text": content}]
         if not isinstance(content, list):
             raise fault(f"{path}.source.content", "expected a string or an array of blocks")
-        parts: list[dict[str, Any]] = []
-        for index, item in enumerate(content):
-            here = f"{path}.source.content.{index}"
-            parts += content_parts(item, here, block_type(item, here))
-        return parts
+        return nested_parts(content, f"{path}.source.content")
     raise fault(f"{path}.source.type", 'expected "base64", "text" or "content"')
 
 
@@ -308,10 +309,7 @@ def tool_result(block: dict[str, Any], path: str) -> tuple[dict[str, Any], list[
         return {"role": "tool", "tool_call_id": tool_id, "content": content}, []
     if not isinstance(content, list):
         raise fault(f"{path}.content", "expected a string or an array of blocks")
-    parts: list[dict[str, Any]] = []
-    for index, item in enumerate(content):
-        here = f"{path}.content.{index}"
-        parts += content_parts(item, here, block_type(item, here))
+    parts = nested_parts(content, f"{path}.content")
     text = "\n".join(p["text"] for p in parts if p["type"] == "text")
     images = [p for p in parts if p["type"] != "text"]
     return {"role": "tool", "tool_call_id": tool_id, "content": text}, images
@@ -461,28 +459,8 @@ def content_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
         text = "".join(p.get("text") or "" for p in text if isinstance(p, dict))
     if isinstance(text, str) and text:
         blocks.append({"type": "text", "text": text})
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id") or tool_use_id(),
-                "name": function.get("name") or "",
-                "input": tool_input(function.get("arguments")),
-            }
-        )
+    blocks += [tool_use_block(call) for call in message.get("tool_calls") or ()]
     return blocks or [{"type": "text", "text": ""}]
-
-
-def tool_input(arguments: Any) -> dict[str, Any]:
-    """A tool call's arguments as the object Anthropic's `input` must be ({} if not JSON)."""
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) and arguments else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 class StreamRenderer:

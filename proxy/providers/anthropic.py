@@ -23,6 +23,7 @@ from ..anthropic_format import (
     NATIVE_EVENTS,
     canonical_usage,
     finish_reason_of,
+    tool_use_block,
 )
 from ..errors import ApiError
 from .base import Provider, UpstreamFailure, UpstreamStream
@@ -182,27 +183,7 @@ def assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     text = plain_text(message.get("content"))
     if text:
         blocks.append({"type": "text", "text": text})
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id") or "",
-                "name": function.get("name") or "",
-                "input": arguments_object(function.get("arguments")),
-            }
-        )
-    return blocks
-
-
-def arguments_object(arguments: Any) -> dict[str, Any]:
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) and arguments else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+    return blocks + [tool_use_block(call) for call in message.get("tool_calls") or ()]
 
 
 def user_blocks(content: Any, path: str) -> str | list[dict[str, Any]]:
