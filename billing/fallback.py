@@ -44,12 +44,20 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 @dataclass
 class Owed:
-    """One thing Redis must catch up on: a script to run once it is back."""
+    """One thing Redis must catch up on: a script to run once it is back. Each carries a marker
+    key (its last key), so a replay that is retried after a timeout is applied once."""
 
-    script: str  # "settle" (a call Redis admitted) | "catch_up" (what a fallback call spent)
+    script: str  # "catch_up" | "settle" | "add_if_present" (billing/lua)
     keys: list[str]
     args: list[Any]
-    event: tuple[str, str, float] | None = None  # (5-hour window, "units:call", time) to add
+
+
+def marker(workspace_id: str, what: str) -> str:
+    return f"lim:{{{workspace_id}}}:replayed:{what}"
+
+
+# Replies that mean "not now" rather than "never": the item is kept for the next replay.
+TRANSIENT = ("OOM", "READONLY", "BUSY", "LOADING", "NOSCRIPT", "MASTERDOWN", "TRYAGAIN")
 
 
 class _Outage:
@@ -59,6 +67,8 @@ class _Outage:
         self.episode = 0
         self.owed: list[Owed] = []
         self.seen_credits: dict[str, int] = {}  # credits key → the last count Redis returned
+        self.seen_balance: dict[str, int] = {}  # workspace → the last live balance (micro-$)
+        self.balance_gap: dict[tuple[str, int], Decimal] = {}
         self.seeded: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
         self.replaying = threading.Lock()
@@ -111,14 +121,21 @@ def saw_credits(key: str, used: int) -> None:
     _outage.seen_credits[key] = used
 
 
+def saw_balance(workspace_id: str, micro: int) -> None:
+    """The live balance Redis last returned (after this call's reservation)."""
+    _outage.seen_balance[workspace_id] = micro
+
+
 def catch_up(client: Any) -> None:
     """Redis may answer again: replay what it missed (once, whichever thread gets here first),
-    before anything else is checked against it. Raises if it is still unreachable."""
-    if not _outage.owed:
+    before anything else is checked against it. Raises if it is still unreachable. An item
+    Redis refuses for now (out of memory, read-only, busy) is kept for the next time; one it
+    can never take is logged and dropped, so it cannot block admissions."""
+    if not _outage.owed and not _outage.replaying.locked():
         return
     from .limiter import script
 
-    with _outage.replaying:
+    with _outage.replaying:  # (a replay under way: wait for it, then check against its result)
         with _outage.lock:
             items, _outage.owed = _outage.owed, []
         if not items:
@@ -127,16 +144,23 @@ def catch_up(client: Any) -> None:
             pipe = client.pipeline(transaction=False)
             for item in items:
                 script(item.script, client)(keys=item.keys, args=item.args, client=pipe)
-                if item.event is not None:
-                    events, member, at = item.event
-                    pipe.zadd(events, {member: at})
-                    pipe.expire(events, 18060)
-            pipe.execute()
-        except BaseException:
+            replies = pipe.execute(raise_on_error=False)
+        except UNREACHABLE:
             with _outage.lock:
                 _outage.owed[:0] = items
             raise
-        log.warning("live counters reachable; replayed %d settlements and spends", len(items))
+        kept = []
+        for item, reply in zip(items, replies, strict=True):
+            if isinstance(reply, Exception):
+                if str(reply).upper().startswith(TRANSIENT):
+                    kept.append(item)
+                else:
+                    log.error("dropped a replay the live counters refused: %s (%s)", item, reply)
+        with _outage.lock:
+            _outage.owed[:0] = kept
+        log.warning(
+            "live counters reachable; replayed %d of %d", len(items) - len(kept), len(items)
+        )
 
 
 def reached() -> None:
@@ -193,7 +217,11 @@ def give_back_credits(workspace_id: str, period_start: datetime, cost: int) -> N
 def hold_balance(workspace_id: str, call_id: str, micro: int) -> int | None:
     """Hold a call's worst-case cost on the ledger (the database refuses to go below zero):
     the balance left in micro-dollars, or None if it cannot cover it. The entry is the call's
-    usage entry, so its usage record does not charge it again."""
+    usage entry, so its usage record does not charge it again.
+
+    The ledger does not yet know what calls admitted through Redis hold or spent (reservations
+    in flight, usage records still in the stream): the gap between it and the live balance Redis
+    last showed stays untouchable for the outage."""
     from .ledger import InsufficientBalance, post_entry
     from .prepaid import from_micro, to_micro
 
@@ -205,10 +233,23 @@ def hold_balance(workspace_id: str, call_id: str, micro: int) -> int | None:
             reason="usage (held at its worst case: live counters unreachable)",
             call_id=call_id,
             sync_live=False,
+            keep=_balance_gap(workspace_id),
         )
     except InsufficientBalance:
         return None
     return to_micro(entry.balance_after)
+
+
+def _balance_gap(workspace_id: str) -> Decimal:
+    from .ledger import balance_of
+    from .prepaid import from_micro
+
+    key = (workspace_id, _outage.episode)
+    if key not in _outage.balance_gap:
+        seen = _outage.seen_balance.get(workspace_id)
+        gap = balance_of(workspace_id) - from_micro(seen) if seen is not None else Decimal(0)
+        _outage.balance_gap[key] = max(Decimal(0), gap)
+    return _outage.balance_gap[key]
 
 
 def true_up_balance(workspace_id: str, call_id: str, held: int, charged: int) -> None:

@@ -50,14 +50,16 @@ def post_entry(
     by: Any = None,
     call_id: str | None = None,
     sync_live: bool = True,
+    keep: Decimal = Decimal(0),
 ) -> LedgerEntry:
     """Change the balance by `amount` (signed) and record why. InsufficientBalance if it would
-    go below zero; nothing is written then."""
+    go below zero (or below `keep`, for a charge); nothing is written then."""
     amount = Decimal(amount)
+    floor = keep - amount if amount < 0 else -amount
     Balance.objects.get_or_create(workspace=workspace)
     try:
         with transaction.atomic():
-            updated = Balance.objects.filter(workspace=workspace, amount__gte=-amount).update(
+            updated = Balance.objects.filter(workspace=workspace, amount__gte=floor).update(
                 amount=F("amount") + amount
             )
     except IntegrityError as exc:
@@ -75,14 +77,14 @@ def post_entry(
         call_id=call_id,
     )
     if sync_live:
-        transaction.on_commit(lambda: _sync_live_balance(str(workspace.pk), amount))
+        transaction.on_commit(lambda: _sync_live_balance(str(workspace.pk), amount, entry.pk))
     return entry
 
 
-def _sync_live_balance(workspace_id: str, amount: Decimal) -> None:
+def _sync_live_balance(workspace_id: str, amount: Decimal, entry_id: int) -> None:
     from .prepaid import adjust_live_balance
 
-    adjust_live_balance(workspace_id, amount)
+    adjust_live_balance(workspace_id, amount, f"entry:{entry_id}")
 
 
 def charge_usage(workspace_id: str, cost: Decimal, call_id: str) -> LedgerEntry | None:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.redis_client import redis_client
 from keys.principal import Principal
@@ -281,6 +283,8 @@ def admit(
         else:
             fallback.reached()
             fallback.saw_credits(keys[8], int(result[7]))
+            if reserve >= 0:
+                fallback.saw_balance(principal.workspace_id, int(result[11]))
             return _outcome(request, list(result))
     if client is not None:
         return _admit_without_redis(request)
@@ -315,7 +319,7 @@ def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admi
 def _admit_without_redis(request: _Request) -> Admission:
     """Redis is unreachable: the rate limits and quotas on this process's counters; monthly
     credits and the prepaid balance by conditional UPDATE in PostgreSQL (billing/fallback.py)."""
-    principal, plan = request.principal, request.principal.plan
+    principal = request.principal
     workspace_id = principal.workspace_id
     _prepare(
         principal, request.keys, request.moment, request.week_end, request.period_start,
@@ -325,8 +329,38 @@ def _admit_without_redis(request: _Request) -> Admission:
     local_args[11], local_args[12], local_args[16] = -1, 0, -1  # credits and money: below
     result = list(script("admit", local_store())(keys=request.keys, args=local_args))
     failed, wait = ("", 0) if int(result[0]) else (_text(result[1]), int(result[2]))
-    credits_taken = False
+    try:
+        failed, wait, credits_taken = _take_money(request, result, failed, wait)
+    except DatabaseError as exc:  # nor is the database: no limit can be checked
+        _give_back_locally(request, result)
+        raise LimitsUnavailable(str(exc)) from exc
+    if failed:
+        _give_back_locally(request, result)
+        result[:3] = [0, failed, wait]
+    admission = _outcome(request, result, degraded=True)
+    admission.credits_taken = credits_taken
+    # Redis takes the call's share once it is back (before the settlement, which is owed later).
+    keys, marker = request.keys, fallback.marker(workspace_id, f"admit:{request.call_id}")
+    share = [request.call_id, request.units, request.now, request.cost, max(request.reserve, 0)]
+    lease_expiry = request.args[10]
+    fallback.owe(
+        fallback.Owed(
+            "catch_up", [*keys[:3], keys[8], keys[9], keys[7], marker], [*share, lease_expiry]
+        )
+    )
+    return admission
+
+
+class LimitsUnavailable(Exception):
+    """Neither the live counters nor the database can take the call's limits right now."""
+
+
+def _take_money(request: _Request, result: list, failed: str, wait: int) -> tuple[str, int, bool]:
+    """Monthly credits and the prepaid hold in PostgreSQL, for a call this process's counters
+    admitted: (the limit that failed or "", retry after, whether credits were taken)."""
+    plan, workspace_id = request.principal.plan, request.principal.workspace_id
     monthly = plan.monthly_credits if plan else None
+    credits_taken = False
     if not failed and monthly is not None and request.cost > 0:
         used = fallback.take_credits(
             workspace_id, request.period_start, int(monthly), request.cost, request.keys[8]
@@ -337,7 +371,12 @@ def _admit_without_redis(request: _Request) -> Admission:
         else:
             result[7], credits_taken = used, True
     if not failed and request.reserve > 0:
-        left = fallback.hold_balance(workspace_id, request.call_id, request.reserve)
+        try:
+            left = fallback.hold_balance(workspace_id, request.call_id, request.reserve)
+        except DatabaseError:
+            if credits_taken:
+                fallback.give_back_credits(workspace_id, request.period_start, request.cost)
+            raise
         if left is None:
             failed, wait = "balance", 0
         else:
@@ -346,19 +385,19 @@ def _admit_without_redis(request: _Request) -> Admission:
         from .ledger import balance_of
 
         result[11] = prepaid.to_micro(balance_of(workspace_id))
-    if failed:
-        if int(result[0]):  # this process's counters took the call: give it back
-            script("settle", local_store())(
-                keys=request.keys, args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0]
-            )
-        if credits_taken:
-            fallback.give_back_credits(workspace_id, request.period_start, request.cost)
-        if monthly is not None and not credits_taken:
-            result[7] = fallback.credits_used(workspace_id, request.period_start)
-        result[:3] = [0, failed, wait]
-    admission = _outcome(request, result, degraded=True)
-    admission.credits_taken = credits_taken
-    return admission
+    if failed and credits_taken:
+        fallback.give_back_credits(workspace_id, request.period_start, request.cost)
+        credits_taken = False
+    if failed and monthly is not None:
+        result[7] = fallback.credits_used(workspace_id, request.period_start)
+    return failed, wait, credits_taken
+
+
+def _give_back_locally(request: _Request, result: list) -> None:
+    if int(result[0]):  # this process's counters took the call: give it back
+        script("settle", local_store())(
+            keys=request.keys, args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0]
+        )
 
 
 def settle_args(
@@ -393,14 +432,26 @@ def settle(admission: Admission, *, tokens: int, succeeded: bool, charged_micro:
             return
         except fallback.UNREACHABLE as exc:
             fallback.begin(exc)
-    fallback.owe(fallback.Owed("settle", admission.keys, args))
+            # A timeout may have come after Redis ran it: then the lease is gone, and so is
+            # the need to replay it.
+            settle_later(admission, args, ran_maybe=isinstance(exc, RedisTimeoutError))
+            return
+    settle_later(admission, args)
+
+
+def settle_later(admission: Admission, args: list, *, ran_maybe: bool = False) -> None:
+    """Owe Redis this settlement: it is replayed once Redis is back (once, even if retried)."""
+    mode = "replay-if-leased" if ran_maybe else "replay"
+    key = fallback.marker(admission.workspace_id, f"settle:{admission.call_id}")
+    fallback.owe(fallback.Owed("settle", [*admission.keys, key], [*args, mode]))
 
 
 def _settle_without_redis(
     admission: Admission, args: list, *, succeeded: bool, charged_micro: int
 ) -> None:
-    """Settle a call admitted while Redis was unreachable, where it was admitted; then owe Redis
-    what it spent, for the counters Redis kept."""
+    """Settle a call admitted while Redis was unreachable, where it was admitted (this
+    process's counters, PostgreSQL); then owe Redis the settlement, for the share the call
+    took there when Redis came back."""
     local_args = list(args)
     local_args[5:8] = [0, 0, 0]  # credits and money were not taken on this process's counters
     script("settle", local_store())(keys=admission.keys, args=local_args)
@@ -411,18 +462,7 @@ def _settle_without_redis(
         fallback.true_up_balance(
             workspace_id, admission.call_id, admission.reserved_micro, charged_micro
         )
-    if not succeeded:
-        return
-    units = admission.units
-    event = (admission.keys[0], f"{units}:{admission.call_id}", admission.admitted_at)
-    fallback.owe(
-        fallback.Owed(
-            "catch_up",
-            [admission.keys[1], admission.keys[2], admission.keys[8], admission.keys[9]],
-            [units, units, admission.credit_cost, -charged_micro],
-            event=event if units > 0 else None,
-        )
-    )
+    settle_later(admission, args)
 
 
 def queue_settle(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.redis_client import redis_client
 from keys.principal import Principal
@@ -98,7 +99,7 @@ def admit(
             # the router may take; a stream renews its own as it goes.
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
-    except RedisError as exc:
+    except (RedisError, limiter.LimitsUnavailable) as exc:
         # Redis answered, but with an error (out of memory, read-only replica): no limit can be
         # checked, and refusing is the only way never to overspend. (Unreachable is another
         # matter: billing/fallback.py serves on.)
@@ -200,8 +201,19 @@ def settle(call: Call) -> None:
                     break
                 limiter.load_scripts()  # a restarted Redis: it forgot our scripts
             except fallback.UNREACHABLE as exc:
-                fallback.begin(exc)
-                break
+                fallback.begin(exc)  # owed to Redis; if it timed out, it may have run already
+                limiter.settle_later(
+                    call.admission,
+                    limiter.settle_args(
+                        call.admission,
+                        tokens=call.usage.total_tokens,
+                        succeeded=succeeded(call),
+                        charged_micro=charged,
+                    ),
+                    ran_maybe=isinstance(exc, RedisTimeoutError),
+                )
+                usage_queue.write_now([payload])
+                return
             except Exception:
                 log.exception("could not settle call %s through Redis", call.call_id)
                 break

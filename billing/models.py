@@ -134,8 +134,12 @@ class Balance(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gte=0), name="balance_never_negative"),
-            models.CheckConstraint(condition=models.Q(credits__gte=0), name="credits_never_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="balance_never_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credits__gte=0), name="credits_never_negative"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -39,9 +39,9 @@ def ensure_live_balance(workspace_id: str, client: Any = None) -> None:
         client.set(key, to_micro(balance_of(workspace_id)), nx=True)
 
 
-def adjust_live_balance(workspace_id: str, amount: Decimal) -> None:
-    """A grant, top-up or redemption reached the ledger: the live balance follows (if loaded;
-    with Redis unreachable, once it is back)."""
+def adjust_live_balance(workspace_id: str, amount: Decimal, change: str) -> None:
+    """A grant, top-up or redemption (`change` names it) reached the ledger: the live balance
+    follows, if loaded; with Redis unreachable, once it is back (billing/fallback.py)."""
     from . import fallback
     from .limiter import store
 
@@ -57,7 +57,8 @@ def adjust_live_balance(workspace_id: str, amount: Decimal) -> None:
             return
         except fallback.UNREACHABLE as exc:
             fallback.begin(exc)
-    fallback.owe(fallback.Owed("catch_up", [key], [micro]))
+    marker = fallback.marker(workspace_id, change)
+    fallback.owe(fallback.Owed("add_if_present", [key, marker], [micro]))
 
 
 def live_balance(workspace_id: str) -> Decimal:

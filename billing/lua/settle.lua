@@ -5,8 +5,26 @@
 -- ARGV: 1 now   2 call id   3 quota units   4 tokens   5 succeeded (1/0)   6 credit cost
 --       7 prepaid micro-dollars reserved at admission   8 micro-dollars the call cost
 -- KEYS 10: the prepaid balance
+--
+-- Replayed after an outage (billing/fallback.py), ARGV 9 is "replay", or "replay-if-leased"
+-- when the first attempt timed out (it may have run: then it removed the lease), and KEYS 11
+-- marks the call settled, so a replay that is itself retried is applied once. A counter Redis
+-- lost meanwhile is left alone: it is rebuilt from PostgreSQL, which already counts the call.
 local now, call = tonumber(ARGV[1]), ARGV[2]
 local units, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+local mode = ARGV[9] or ""
+if mode ~= "" then
+  if mode == "replay-if-leased" and not redis.call("ZSCORE", KEYS[8], call) then
+    return 0
+  end
+  if not redis.call("SET", KEYS[11], 1, "NX", "EX", 86400) then
+    return 0
+  end
+end
+local function kept(key)
+  return mode == "" or redis.call("EXISTS", key) == 1
+end
+
 local removed = redis.call("ZREM", KEYS[8], call)
 if tokens > 0 then
   redis.call("ZADD", KEYS[6], now, tokens .. ":" .. call)
@@ -16,18 +34,18 @@ if tokens > 0 then
 end
 if ARGV[5] == "0" then
   if units > 0 and redis.call("ZREM", KEYS[1], units .. ":" .. call) == 1 then
-    redis.call("DECRBY", KEYS[2], units)
-    redis.call("DECRBY", KEYS[3], units)
+    if kept(KEYS[2]) then redis.call("DECRBY", KEYS[2], units) end
+    if kept(KEYS[3]) then redis.call("DECRBY", KEYS[3], units) end
   end
   local cost = tonumber(ARGV[6])
-  if cost > 0 then
+  if cost > 0 and kept(KEYS[9]) then
     redis.call("DECRBY", KEYS[9], cost)
   end
 end
 -- The reservation comes back, the cost goes out; a cost above the reservation (an upstream that
 -- counted more than our estimate) is taken as far as the balance goes, never below zero.
 local reserved, charged = tonumber(ARGV[7] or "0"), tonumber(ARGV[8] or "0")
-if reserved > 0 or charged > 0 then
+if (reserved > 0 or charged > 0) and kept(KEYS[10]) then
   local balance = tonumber(redis.call("GET", KEYS[10]) or "0") + reserved
   redis.call("SET", KEYS[10], math.max(0, balance - charged))
 end

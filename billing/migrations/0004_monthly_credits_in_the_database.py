@@ -5,52 +5,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('billing', '0003_redemptioncode_balance_ledgerentry'),
+        ("accounts", "0001_initial"),
+        ("billing", "0003_redemptioncode_balance_ledgerentry"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CreditUse',
+            name="CreditUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateTimeField()),
-                ('used', models.PositiveBigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period_start", models.DateTimeField()),
+                ("used", models.PositiveBigIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='balance',
-            name='credits',
+            model_name="balance",
+            name="credits",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='balance',
-            name='credits_period',
-            field=models.DateTimeField(blank=True, help_text='start of the credit period `credits` belongs to', null=True),
+            model_name="balance",
+            name="credits_period",
+            field=models.DateTimeField(
+                blank=True, help_text="start of the credit period `credits` belongs to", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='ledgerentry',
-            name='unit',
-            field=models.CharField(choices=[('usd', 'USD (prepaid balance)'), ('credits', 'Monthly credits')], default='usd', max_length=8),
+            model_name="ledgerentry",
+            name="unit",
+            field=models.CharField(
+                choices=[("usd", "USD (prepaid balance)"), ("credits", "Monthly credits")],
+                default="usd",
+                max_length=8,
+            ),
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='amount',
-            field=models.DecimalField(decimal_places=6, help_text='signed, in `unit`', max_digits=14),
+            model_name="ledgerentry",
+            name="amount",
+            field=models.DecimalField(
+                decimal_places=6, help_text="signed, in `unit`", max_digits=14
+            ),
         ),
         migrations.AddConstraint(
-            model_name='balance',
-            constraint=models.CheckConstraint(condition=models.Q(('credits__gte', 0)), name='credits_never_negative'),
+            model_name="balance",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("credits__gte", 0)), name="credits_never_negative"
+            ),
         ),
         migrations.AddField(
-            model_name='credituse',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace'),
+            model_name="credituse",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="accounts.workspace",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='credituse',
-            constraint=models.UniqueConstraint(fields=('workspace', 'period_start'), name='one_credit_use_per_period'),
+            model_name="credituse",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "period_start"), name="one_credit_use_per_period"
+            ),
         ),
     ]

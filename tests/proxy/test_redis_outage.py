@@ -192,35 +192,94 @@ def redis_switch(settings, monkeypatch):
     return turn
 
 
+def fallback_plan(**limits):
+    plan = Plan.objects.create(
+        code=f"fb{Plan.objects.count()}", name="Fallback", scopes=["chat"], **limits
+    )
+    workspace = create_workspace("Back", _user(f"back{plan.pk}@x.test"), plan)
+    return authenticate_secret(issue_key(workspace, "k").secret)
+
+
+def take(principal, name: str, **extra) -> limiter.Admission:
+    return limiter.admit(principal, name, units_offpeak=1, units_peak=1, endpoint="chat", **extra)
+
+
 @pytest.mark.redis
 def test_it_catches_redis_up_on_what_it_missed(catalog, redis_switch) -> None:
-    plan = Plan.objects.create(
-        code="fb", name="Fallback", scopes=["chat"], monthly_credits=10, max_concurrency=2
-    )
-    workspace = create_workspace("Back", _user("back@x.test"), plan)
-    principal = authenticate_secret(issue_key(workspace, "k").secret)
-
-    def admit(name: str) -> limiter.Admission:
-        return limiter.admit(principal, name, units_offpeak=1, units_peak=1, endpoint="chat")
-
-    in_flight = admit("before")  # admitted by Redis: credit 1, one slot
+    principal = fallback_plan(monthly_credits=10, max_concurrency=2)
+    in_flight = take(principal, "before")  # admitted by Redis: credit 1, one slot
     assert in_flight.headers["X-Credits-Remaining"] == "9"
     redis_switch(False)
     limiter.settle(in_flight, tokens=10, succeeded=True)  # Redis must free its slot later
-    during = admit("during")
+    during = take(principal, "during")
     assert during.degraded
     assert during.headers["X-Credits-Remaining"] == "8"  # the database started from Redis' 1
     limiter.settle(during, tokens=10, succeeded=True)
-    assert fallback.owed() == 2
+    assert fallback.owed() == 3  # a settlement, a call's share, its settlement
     redis_switch(True)
-    after = admit("after1")
+    after = take(principal, "after1")
     assert not after.degraded
     assert after.headers["X-Credits-Remaining"] == "7"  # Redis counted the outage's call
     assert fallback.owed() == 0
-    admit("after2")  # two slots: the one held before the outage was freed by the replay
+    take(principal, "after2")  # two slots: the one held before the outage was freed by the replay
     with pytest.raises(limiter.LimitExceeded) as caught:
-        admit("after3")
+        take(principal, "after3")
     assert caught.value.limit == "max_concurrency"
+
+
+@pytest.mark.redis
+def test_it_counts_calls_still_running_from_the_outage_once_redis_is_back(
+    catalog, redis_switch
+) -> None:
+    principal = fallback_plan(monthly_credits=3)
+    limiter.settle(take(principal, "r0"), tokens=5, succeeded=True)
+    redis_switch(False)
+    done, failing = take(principal, "d1"), take(principal, "d2")  # both credits, in PostgreSQL
+    redis_switch(True)
+    with pytest.raises(limiter.LimitExceeded) as caught:
+        take(principal, "r1")  # Redis took the running calls' share first
+    assert caught.value.limit == "monthly_credits"
+    limiter.settle(done, tokens=5, succeeded=True)
+    limiter.settle(failing, tokens=0, succeeded=False)  # its credit comes back, in Redis too
+    assert take(principal, "r2").headers["X-Credits-Remaining"] == "0"
+
+
+@pytest.mark.redis
+def test_it_replays_each_settlement_once_and_leaves_lost_counters_to_the_rebuild(
+    catalog, redis_switch
+) -> None:
+    from config.redis_client import redis_client
+
+    principal = fallback_plan(monthly_credits=3)
+    first = take(principal, "c1")
+    redis_switch(False)
+    limiter.settle(first, tokens=0, succeeded=False)  # owed: give the credit back
+    items = list(fallback._outage.owed)
+    redis_switch(True)
+    client = redis_client()
+    client.delete(first.keys[8])  # Redis lost the month's count meanwhile (a restart)
+    fallback.catch_up(client)
+    assert not client.exists(first.keys[8])  # not recreated at -1: rebuilt from the records
+    for item in items:  # the same replay again (a retry after a timeout): applied once
+        fallback.owe(item)
+    fallback.catch_up(client)
+    assert take(principal, "c2").headers["X-Credits-Remaining"] == "2"
+
+
+@pytest.mark.redis
+def test_it_keeps_what_redis_held_back_out_of_reach_during_an_outage(catalog, redis_switch) -> None:
+    """$4 of $5 is held by a call Redis admitted; with Redis down, the ledger still says $5,
+    but only $1 may be held for new calls."""
+    Plan.objects.filter(code="payg").update(max_concurrency=None, rpm=None)
+    workspace = create_workspace("Gap", _user("gap@x.test"), Plan.objects.get(code="payg"))
+    principal = authenticate_secret(issue_key(workspace, "k").secret)
+    running = take(principal, "big", reserve_micro=4_000_000)
+    redis_switch(False)
+    with pytest.raises(limiter.LimitExceeded) as caught:
+        take(principal, "second-big", reserve_micro=2_000_000)
+    assert caught.value.limit == "balance"
+    assert take(principal, "small", reserve_micro=900_000).degraded
+    limiter.settle(running, tokens=10, succeeded=True, charged_micro=1_000_000)
 
 
 @pytest.mark.redis
