@@ -296,9 +296,13 @@ def run(
     dialect: Dialect,
     model_kind: str = "chat",
     fallback_model: str | None = None,
+    optional_reasoning: bool = False,
 ) -> HttpResponse:
     """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape); keys starting
-    with `_` are a dialect's private notes for a provider that speaks its format natively."""
+    with `_` are a dialect's private notes for a provider that speaks its format natively.
+    `fallback_model` serves names nothing resolves; with `optional_reasoning` a reasoning_effort
+    is dropped for a model the catalog says cannot reason (Claude Code asks for thinking on its
+    own, and the model its name maps to may not think: an answer beats the upstream's 400)."""
     claim: idempotency.Claim | None = None
     try:
         call.requested_model = str(body.get("model", ""))
@@ -320,6 +324,8 @@ def run(
             worst_case_tokens=worst_case_tokens(body, model) if is_prepaid(call) else (0, 0),
         )
         upstream_body = prepare_upstream_body(body, call)
+        if optional_reasoning and not model.may_reason:
+            upstream_body.pop("reasoning_effort", None)
         routed = router.call(
             model, upstream_body, operation=operation, stream=call.stream, tier=call.tier or None
         )

@@ -59,6 +59,11 @@ class ModelInfo:
     created: int
     deployments: tuple[DeploymentInfo, ...] = field(default=())
 
+    @property
+    def may_reason(self) -> bool:
+        """False only when the catalog lists capabilities and `reasoning` is not among them."""
+        return not self.capabilities or "reasoning" in self.capabilities
+
 
 @dataclass
 class Snapshot:

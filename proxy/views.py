@@ -272,6 +272,7 @@ class MessagesView(AnthropicView):
             operation="chat",
             dialect=AnthropicDialect(input_estimate=estimate_prompt(canonical)),
             fallback_model=default_model(),
+            optional_reasoning=True,
         )
 
 

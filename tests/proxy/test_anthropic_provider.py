@@ -106,6 +106,17 @@ def test_it_streams_an_anthropic_upstreams_own_events(client, sonnet, key_a, ups
     assert record.completion_tokens == events[-2][1]["usage"]["output_tokens"]
 
 
+def test_it_replays_a_native_answer_as_it_came(client, sonnet, key_a, upstream) -> None:
+    request = {"model": SONNET, "max_tokens": 100, "messages": user("hello")}
+    first = post_messages(client, key_a, request, HTTP_IDEMPOTENCY_KEY="native-1")
+    again = post_messages(client, key_a, request, HTTP_IDEMPOTENCY_KEY="native-1")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert first.json()["usage"]["service_tier"] == "standard"  # the upstream's own message
+    assert len(upstream.requests) == 1
+
+
 def test_it_ends_a_native_stream_that_reports_an_error_with_an_error_event(
     client, sonnet, key_a
 ) -> None:

@@ -34,11 +34,13 @@ WEATHER = {
 
 @pytest.fixture(autouse=True)
 def _haiku_is_llama(db, request: pytest.FixtureRequest) -> None:
-    """The default catalog's `claude-haiku-4*` alias, on the `gateway` catalog's llama3.2."""
+    """The default catalog's `claude-haiku-4*` alias on the `gateway` catalog's llama3.2, which
+    can reason here (the fake's models all can)."""
     if "gateway" in request.fixturenames:
         request.getfixturevalue("gateway")
         Model.objects.filter(name="llama3.2").update(
-            aliases=["gpt-4o-mini", "claude-3-5-haiku*", "claude-haiku-4*"]
+            aliases=["gpt-4o-mini", "claude-3-5-haiku*", "claude-haiku-4*"],
+            capabilities=["tools", "vision", "json", "reasoning", "streaming"],
         )
         registry.invalidate()
 
@@ -283,6 +285,26 @@ def test_it_answers_thinking_with_the_upstreams_reasoning(anthropic_client, upst
         ("text", None),
     ]
     assert final.content[1].text == message.content[1].text
+
+
+def test_it_answers_without_thinking_from_a_model_that_cannot_reason(
+    anthropic_client, openai_client, upstream
+) -> None:
+    Model.objects.filter(name="llama3.2").update(capabilities=["tools", "streaming"])
+    registry.invalidate()
+    message = anthropic_client.messages.create(
+        model=HAIKU,
+        max_tokens=300,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=user("Think about gates"),
+    )
+
+    assert "reasoning_effort" not in upstream.requests[-1]["body"]
+    assert [block.type for block in message.content] == ["text"]
+    openai_client.chat.completions.create(  # an OpenAI client's explicit ask is passed on
+        model="llama3.2", messages=user("hi"), reasoning_effort="low"
+    )
+    assert upstream.requests[-1]["body"]["reasoning_effort"] == "low"
 
 
 @pytest.mark.parametrize("budget, effort", [(1024, "low"), (8000, "medium"), (16384, "high")])
