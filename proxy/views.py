@@ -376,5 +376,9 @@ class RichModelDetailView(ModelDetailView):
 
 
 def unknown_api_path(request: Any, rest: str = "") -> HttpResponse:
-    """Any other path under /v1/ or /api/v1/: a 404 in the API's error shape, not an HTML page."""
-    return openai_response(ApiError(404, "not_found", f"No API endpoint at {request.path}."))
+    """Any other path under /v1/ or /api/v1/: a 404 in the API's error shape (Anthropic's below
+    /v1/messages/), not an HTML page."""
+    error = ApiError(404, "not_found", f"No API endpoint at {request.path}.")
+    if rest.startswith("messages/"):
+        return AnthropicView.error_dialect.error_response(error)
+    return openai_response(error)

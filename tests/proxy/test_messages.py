@@ -512,6 +512,12 @@ def test_it_answers_a_missing_key_on_count_tokens_in_anthropics_format(client, g
     assert response.json()["error"]["type"] == "authentication_error"
 
 
+def test_it_answers_an_unknown_messages_path_with_anthropics_404(client, db) -> None:
+    response = client.post("/v1/messages/batches", "{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
+
+
 def test_it_raises_the_sdks_permission_denied_error(gateway, owner) -> None:
     restricted = issue_key(owner.workspace, "qwen-only", model_patterns=["qwen*"])
     with pytest.raises(anthropic.PermissionDeniedError) as caught:
