@@ -277,9 +277,10 @@ def test_it_resets_the_credit_balance_in_the_ledger_each_period(client, gateway,
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_it_spends_exactly_the_credits_when_50_calls_race(gateway, key_a) -> None:
-    """50 simultaneous 1-credit calls against 10 credits: exactly 10 answered, the credit
-    balance 0, and the ledger adds up to it."""
+def test_it_spends_exactly_the_credits_when_calls_race(gateway, key_a) -> None:
+    """Simultaneous 1-credit calls against 10 credits: exactly 10 answered, the credit balance
+    0, and the ledger adds up to it. (20 callers: each holds one of the pool's 20 database
+    connections; the 50-caller race on the limiter itself is in tests/billing/test_limits.py.)"""
     import threading
 
     from django.db import connection
@@ -289,7 +290,7 @@ def test_it_spends_exactly_the_credits_when_50_calls_race(gateway, key_a) -> Non
     from billing.models import Balance
 
     put_on(key_a, "trial_chat", monthly_credits=10, rpm=None, tpm=None, max_concurrency=None)
-    statuses, barrier = [], threading.Barrier(50)
+    statuses, barrier = [], threading.Barrier(20)
 
     def one() -> None:
         barrier.wait()
@@ -298,12 +299,12 @@ def test_it_spends_exactly_the_credits_when_50_calls_race(gateway, key_a) -> Non
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=one) for _ in range(50)]
+    threads = [threading.Thread(target=one) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert (statuses.count(200), statuses.count(429)) == (10, 40)
+    assert (statuses.count(200), statuses.count(429)) == (10, 10)
     workspace = key_a.key.workspace
     assert Balance.objects.get(workspace=workspace).credits == 0
     assert credit_entries(workspace).aggregate(s=Sum("amount"))["s"] == 0
