@@ -53,7 +53,7 @@ class Owed:
 
 
 def marker(workspace_id: str, what: str) -> str:
-    return f"lim:{{{workspace_id}}}:replayed:{what}"
+    return f"lim:{{{workspace_id}}}:once:{what}"
 
 
 # Replies that mean "not now" rather than "never": the item is kept for the next replay.

@@ -54,6 +54,7 @@ class Call:
     status: int = 200
     error_code: str = ""
     usage: Usage = field(default_factory=Usage)
+    prompt_estimate: int = 0  # a stream's prompt tokens as estimated before the upstream counts
     ttft_ms: int | None = None
     upstream_ms: float = 0.0
     incomplete: bool = False

@@ -41,24 +41,24 @@ def ensure_live_balance(workspace_id: str, client: Any = None) -> None:
 
 def adjust_live_balance(workspace_id: str, amount: Decimal, change: str) -> None:
     """A grant, top-up or redemption (`change` names it) reached the ledger: the live balance
-    follows, if loaded; with Redis unreachable, once it is back (billing/fallback.py)."""
+    follows, if it is loaded (else it is loaded from the ledger, which has the change, when it
+    is first needed). Applied once, by the script a replay after an outage uses too."""
     from . import fallback
-    from .limiter import store
+    from .limiter import script, store
 
     micro = to_micro(amount) if amount > 0 else -to_micro(-amount)
-    key = balance_key(workspace_id)
+    change_once = fallback.Owed(
+        "add_if_present",
+        [balance_key(workspace_id), fallback.marker(workspace_id, change)],
+        [micro],
+    )
     if not fallback.active():
-        client: Any = store()
         try:
-            if client.exists(key):
-                client.incrby(key, micro)
-            else:
-                ensure_live_balance(workspace_id)
+            script(change_once.script, store())(keys=change_once.keys, args=change_once.args)
             return
         except fallback.UNREACHABLE as exc:
             fallback.begin(exc)
-    marker = fallback.marker(workspace_id, change)
-    fallback.owe(fallback.Owed("add_if_present", [key, marker], [micro]))
+    fallback.owe(change_once)
 
 
 def live_balance(workspace_id: str) -> Decimal:

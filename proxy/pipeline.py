@@ -314,7 +314,7 @@ def run(
         if key:
             outcome = idempotency.claim(call.principal.workspace_id, call.endpoint, key, body)
             if isinstance(outcome, dict):
-                return replay(call, outcome, dialect)
+                return replay(call, outcome, body, dialect)
             claim = outcome
         metering.admit(
             call,
@@ -347,13 +347,16 @@ def run(
     return complete_response(call, routed.result, body, dialect, claim)
 
 
-def replay(call: Call, result: dict[str, Any], dialect: Dialect) -> HttpResponse:
+def replay(
+    call: Call, result: dict[str, Any], body: dict[str, Any], dialect: Dialect
+) -> HttpResponse:
     """The stored answer of an idempotent repeat: no upstream call, no charge."""
     call.error_code = "replayed"
     stored = usage_from(result)
     call.usage = stored or Usage()  # what the answer says; the record keeps zero (below)
     result = {**result, "model": call.requested_model}
     if call.stream:
+        call.prompt_estimate = estimate_prompt(body)
         response: HttpResponse = StreamingHttpResponse(
             dialect.render_stream(call, iter(idempotency.as_chunks(result))),
             content_type="text/event-stream; charset=utf-8",
@@ -406,7 +409,8 @@ def stream_response(
     dialect: Dialect,
     claim: idempotency.Claim | None = None,
 ) -> StreamingHttpResponse:
-    meter = UsageMeter(call, estimate_prompt(body))
+    call.prompt_estimate = estimate_prompt(body)
+    meter = UsageMeter(call, call.prompt_estimate)
     upstream_done = False
     accumulated = idempotency.Accumulator() if claim is not None else None
 

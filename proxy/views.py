@@ -265,14 +265,12 @@ class MessagesView(AnthropicView):
         if beta := request.META.get("HTTP_ANTHROPIC_BETA", "").strip():
             canonical[NATIVE_BETA] = beta
         self.call.stream = body.get("stream") is True
-        # message_start announces input tokens before the upstream has counted them
-        estimate = estimate_prompt(canonical) if self.call.stream else 0
         return run(
             self.call,
             canonical,
             meta=request.META,
             operation="chat",
-            dialect=AnthropicDialect(input_estimate=estimate),
+            dialect=AnthropicDialect(),
             fallback_model=default_model(),
             optional_reasoning=True,
         )

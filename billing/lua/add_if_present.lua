@@ -1,7 +1,7 @@
--- After an outage: a counter Redis kept catches up on a change made while it was unreachable
--- (a grant to the live balance). KEYS 1: the counter   2: this change's replay marker
--- ARGV 1: the signed amount. A counter Redis lost is left alone: it is rebuilt from PostgreSQL,
--- which already has the change. Applied once, even if the replay is retried. Never below 0.
+-- A change the ledger already has (a grant) reaches a live counter (the prepaid balance), at
+-- once or replayed after an outage. KEYS 1: the counter   2: this change's marker
+-- ARGV 1: the signed amount. A counter not loaded is left alone: it is loaded from PostgreSQL,
+-- which has the change. Applied once, even if retried. Never below 0.
 if not redis.call("SET", KEYS[2], 1, "NX", "EX", 86400) then
   return 0
 end

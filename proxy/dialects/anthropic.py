@@ -587,9 +587,6 @@ def native_events(chunk: dict[str, Any]) -> Iterator[bytes]:
 class AnthropicDialect:
     name = "anthropic"
 
-    def __init__(self, *, input_estimate: int = 0) -> None:
-        self.input_estimate = input_estimate  # message_start's input_tokens, before usage is known
-
     def error_response(self, error: ApiError) -> HttpResponse:
         response = JsonResponse(error_body(error), status=error.status)
         for name, value in error.headers.items():
@@ -600,7 +597,8 @@ class AnthropicDialect:
         return JsonResponse(message_of(result), json_dumps_params={"ensure_ascii": False})
 
     def render_stream(self, call: Call, chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-        return StreamRenderer(self.input_estimate).events(chunks)
+        # message_start announces input tokens before the upstream has counted them
+        return StreamRenderer(call.prompt_estimate).events(chunks)
 
     def stream_error(self, error: ApiError) -> bytes:
         return event("error", error_body(error))

@@ -133,3 +133,20 @@ def sonnet(gateway, upstream: FakeUpstream) -> Model:
     deploy(model, native, "claude-sonnet-4-6", priority=0, tiers=["fast"])
     deploy(model, compatible, "claude-sonnet-4-6", priority=1, tiers=["slow"])
     return model
+
+
+@pytest.fixture
+def prepaid_key(gateway, catalog):
+    """A key of a new workspace on the prepaid `payg` plan ($5 sign-up balance), with llama3.2
+    priced at $1,000/$2,000 per million tokens so that every call costs visibly."""
+    from accounts.services import create_workspace
+    from billing.models import Plan
+    from keys.services import issue_key
+
+    from ..conftest import _user
+
+    gateway["llama"].input_price_per_mtok = 1000
+    gateway["llama"].output_price_per_mtok = 2000
+    gateway["llama"].save()
+    workspace = create_workspace("Payg", _user("p@payg.test"), Plan.objects.get(code="payg"))
+    return issue_key(workspace, "payg")

@@ -131,20 +131,6 @@ def test_it_settles_and_queues_usage_in_one_round_trip_with_redis(
     assert UsageRecord.objects.filter(status=200).count() == 3
 
 
-@pytest.fixture
-def prepaid_key(gateway, catalog):
-    from accounts.services import create_workspace
-    from keys.services import issue_key
-
-    from ..conftest import _user
-
-    gateway["llama"].input_price_per_mtok = 1000
-    gateway["llama"].output_price_per_mtok = 2000
-    gateway["llama"].save()
-    workspace = create_workspace("Payg", _user("p@payg.test"), Plan.objects.get(code="payg"))
-    return issue_key(workspace, "payg")
-
-
 def test_it_charges_a_prepaid_call_its_tokens_at_the_models_prices(client, prepaid_key) -> None:
     from decimal import Decimal
 

@@ -5,14 +5,12 @@ with Redis unreachable in tests/billing/test_limits.py, every test of it.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.models import Sum
 
 from accounts.services import create_workspace
 from billing import fallback, limiter, prepaid
@@ -22,44 +20,16 @@ from billing.services import catalog_settings
 from keys.authentication import authenticate_secret
 from keys.services import issue_key
 
+from ..billing.test_ledger import reconciles
+from ..billing.test_limits import principal_on
 from ..conftest import UNREACHABLE_REDIS, _user
-
-CHAT = "/v1/chat/completions"
-
-
-def chat(client, key, **extra):
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}], **extra}
-    return client.post(
-        CHAT, json.dumps(body), content_type="application/json", HTTP_X_API_KEY=key.secret
-    )
-
-
-def on_plan(key, code: str, **changes) -> None:
-    Plan.objects.filter(code=code).update(**changes)
-    subscription = key.key.workspace.subscription
-    subscription.plan = Plan.objects.get(code=code)
-    subscription.save()
-
-
-def reconciles(workspace) -> bool:
-    entries = LedgerEntry.objects.filter(workspace=workspace, unit="usd")
-    total = entries.aggregate(s=Sum("amount"))["s"] or 0
-    return Balance.objects.get(workspace=workspace).amount == total
-
-
-@pytest.fixture
-def prepaid_key(gateway):
-    gateway["llama"].input_price_per_mtok = 1000
-    gateway["llama"].output_price_per_mtok = 2000
-    gateway["llama"].save()
-    workspace = create_workspace("Payg", _user("p@payg.test"), Plan.objects.get(code="payg"))
-    return issue_key(workspace, "payg")
+from .test_limits_http import chat, put_on
 
 
 def test_it_serves_and_counts_credits_in_the_database_with_redis_stopped(
     client, gateway, key_a, redis_unreachable
 ) -> None:
-    on_plan(key_a, "trial_chat", monthly_credits=2)
+    put_on(key_a, "trial_chat", monthly_credits=2)
     first, second, third = (chat(client, key_a) for _ in range(3))
     assert (first.status_code, second.status_code) == (200, 200)
     assert first["X-Credits-Remaining"] == "1"
@@ -73,7 +43,7 @@ def test_it_serves_and_counts_credits_in_the_database_with_redis_stopped(
 def test_it_gives_credits_back_for_a_failed_call_with_redis_stopped(
     client, gateway, key_a, redis_unreachable
 ) -> None:
-    on_plan(key_a, "trial_chat", monthly_credits=1)
+    put_on(key_a, "trial_chat", monthly_credits=1)
     assert chat(client, key_a, messages=[{"role": "user", "content": "[[status:500]]"}]).status_code
     assert CreditUse.objects.get(workspace=key_a.key.workspace).used == 0
     assert chat(client, key_a).status_code == 200
@@ -83,7 +53,7 @@ def test_it_starts_counting_from_the_usage_records_when_redis_stops(
     client, gateway, key_a, settings, monkeypatch
 ) -> None:
     """Credits spent before the outage still count: the database's count starts from them."""
-    on_plan(key_a, "trial_chat", monthly_credits=2)
+    put_on(key_a, "trial_chat", monthly_credits=2)
     assert chat(client, key_a).status_code == 200  # on the live counters
     import config.redis_client as module
 
@@ -124,7 +94,7 @@ def test_it_refuses_a_prepaid_call_the_ledger_cannot_cover_with_redis_stopped(
 def test_it_answers_the_quota_endpoint_with_redis_stopped(
     client, gateway, key_a, redis_unreachable
 ) -> None:
-    on_plan(key_a, "trial_chat")
+    put_on(key_a, "trial_chat")
     chat(client, key_a)
     response = client.get("/api/v1/quota", HTTP_X_API_KEY=key_a.secret)
     assert response.status_code == 200
@@ -192,21 +162,13 @@ def redis_switch(settings, monkeypatch):
     return turn
 
 
-def fallback_plan(**limits):
-    plan = Plan.objects.create(
-        code=f"fb{Plan.objects.count()}", name="Fallback", scopes=["chat"], **limits
-    )
-    workspace = create_workspace("Back", _user(f"back{plan.pk}@x.test"), plan)
-    return authenticate_secret(issue_key(workspace, "k").secret)
-
-
 def take(principal, name: str, **extra) -> limiter.Admission:
     return limiter.admit(principal, name, units_offpeak=1, units_peak=1, endpoint="chat", **extra)
 
 
 @pytest.mark.redis
 def test_it_catches_redis_up_on_what_it_missed(catalog, redis_switch) -> None:
-    principal = fallback_plan(monthly_credits=10, max_concurrency=2)
+    principal = principal_on(monthly_credits=10, max_concurrency=2)
     in_flight = take(principal, "before")  # admitted by Redis: credit 1, one slot
     assert in_flight.headers["X-Credits-Remaining"] == "9"
     redis_switch(False)
@@ -231,7 +193,7 @@ def test_it_catches_redis_up_on_what_it_missed(catalog, redis_switch) -> None:
 def test_it_counts_calls_still_running_from_the_outage_once_redis_is_back(
     catalog, redis_switch
 ) -> None:
-    principal = fallback_plan(monthly_credits=3)
+    principal = principal_on(monthly_credits=3)
     limiter.settle(take(principal, "r0"), tokens=5, succeeded=True)
     redis_switch(False)
     done, failing = take(principal, "d1"), take(principal, "d2")  # both credits, in PostgreSQL
@@ -250,7 +212,7 @@ def test_it_replays_each_settlement_once_and_leaves_lost_counters_to_the_rebuild
 ) -> None:
     from config.redis_client import redis_client
 
-    principal = fallback_plan(monthly_credits=3)
+    principal = principal_on(monthly_credits=3)
     first = take(principal, "c1")
     redis_switch(False)
     limiter.settle(first, tokens=0, succeeded=False)  # owed: give the credit back
