@@ -171,6 +171,7 @@ else:
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "store_processed": False,
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -178,6 +179,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 
+CELERY_BEAT_SCHEDULE = {
+    # A fine-tune job whose worker died is failed within a heartbeat timeout and this period.
+    "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
+}
+
+# --- fine-tuning ------------------------------------------------------------------------------
+
+FINETUNE_DATASET_MAX_BYTES = env_int("FINETUNE_DATASET_MAX_BYTES", 20 * 1024 * 1024)
+FINETUNE_DATASET_MAX_RECORDS = env_int("FINETUNE_DATASET_MAX_RECORDS", 50_000)
+# Method → trainer (dotted path); empty = not available here (starting such a job: 501).
+FINETUNE_TRAINERS = {
+    "modelfile": env_str("FINETUNE_TRAINER_MODELFILE")
+    or "finetune.trainers.modelfile.ModelfileTrainer",
+    "lora": env_str("FINETUNE_TRAINER_LORA") or "",
+}
+FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS = env_int("FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS", 8192)
+FINETUNE_MODELFILE_MAX_EXAMPLES = env_int("FINETUNE_MODELFILE_MAX_EXAMPLES", 100)
+# A running job whose worker has not sent a heartbeat for this long is failed by the reaper.
+FINETUNE_HEARTBEAT_TIMEOUT_SECONDS = env_int("FINETUNE_HEARTBEAT_TIMEOUT_SECONDS", 60)
 # --- auth, passwords, email -------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

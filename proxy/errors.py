@@ -42,8 +42,10 @@ class ApiError(Exception):
         param: str | None = None,
         type: str | None = None,
         headers: dict[str, str] | None = None,
+        details: list[str] | None = None,
     ) -> None:
         super().__init__(message)
+        self.details = details
         self.status = status
         self.code = code
         self.message = message
@@ -54,14 +56,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def openai_body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        if self.details:  # every fault, when there are several (a dataset's lines)
+            error["details"] = self.details
+        return {"error": error}
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"

@@ -53,6 +53,8 @@ class Command(BaseCommand):
         return [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
             "--queues", "default,training", "--pool", "threads", "--concurrency", "2",
+            # One host: the worker also runs the beat (the fine-tune reaper's schedule).
+            "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
         ]  # fmt: skip
 
     def _extra_processes(self) -> dict[str, list[str]]:

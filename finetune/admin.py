@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+
+from . import services
+from .models import Dataset, Job, LogLine, State
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("title", "workspace", "records", "estimated_tokens", "size_bytes", "created_at")
+    search_fields = ("title", "workspace__name", "id")
+    readonly_fields = ("file", "records", "estimated_tokens", "size_bytes")
+
+
+class LogLineInline(admin.TabularInline):
+    model = LogLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("time", "level", "message")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "workspace", "base_model", "method", "state", "progress", "created_at")
+    list_filter = ("state", "method")
+    search_fields = ("id", "workspace__name", "base_model", "registered_model")
+    readonly_fields = ("state", "progress", "error_code", "error", "task_id", "artifact",
+                       "queued_at", "started_at", "finished_at", "heartbeat_at", "registered_model")  # fmt: skip
+    inlines = [LogLineInline]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request: Any, queryset: Any) -> None:
+        cancelled = 0
+        for job in queryset.exclude(state__in=(State.SUCCEEDED, State.FAILED, State.CANCELLED)):
+            try:
+                services.cancel_job(job)
+                cancelled += 1
+            except Exception as exc:  # one finished meanwhile: say so, go on
+                self.message_user(request, f"{job.pk}: {exc}", messages.WARNING)
+        self.message_user(request, f"{cancelled} job(s) cancelled.")

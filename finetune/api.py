@@ -1,0 +1,428 @@
+"""The fine-tuning API (`/api/v1/finetune/…`, scope `chat_agent_train`): thin views over
+finetune.services. Creating a dataset or a job, starting and registering cost the catalog's
+`endpoint_credits` (seed 004), charged only when the call succeeds."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+
+from billing import metering
+from proxy.errors import ApiError
+from proxy.pipeline import read_body, resolve_model, with_headers
+from proxy.validation import fault, parse_json_object, type_name
+from proxy.views import GatewayView
+
+from . import schema, services
+from .datasets import DatasetInvalid, DatasetTooLarge, check_count, parse_jsonl, parse_records
+from .models import Dataset, Job, Method
+
+TAGS = ["fine-tuning"]
+CONTENT_TYPES = ("application/json", "multipart/form-data")
+
+
+def iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def dataset_object(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "id": str(dataset.pk),
+        "object": "finetune.dataset",
+        "title": dataset.title,
+        "records": dataset.records,
+        "estimatedTokens": dataset.estimated_tokens,
+        "bytes": dataset.size_bytes,
+        "createdAt": iso(dataset.created_at),
+    }
+
+
+def job_object(job: Job) -> dict[str, Any]:
+    artifact = job.artifact or {}
+    return {
+        "id": str(job.pk),
+        "object": "finetune.job",
+        "datasetId": str(job.dataset_id),
+        "baseModel": job.base_model,
+        "method": job.method,
+        "epochs": job.epochs,
+        "learningRate": job.learning_rate,
+        "suffix": job.suffix or None,
+        "state": job.state,
+        "progress": job.progress,
+        "error": {"code": job.error_code, "message": job.error} if job.error_code else None,
+        "result": {
+            "examples": artifact.get("examples", 0),
+            "exampleTokens": artifact.get("example_tokens", 0),
+            "hasSystemPrompt": bool(artifact.get("system")),
+            "parameters": artifact.get("parameters") or {},
+        }
+        if job.artifact
+        else None,
+        "modelName": job.registered_model or None,
+        "createdAt": iso(job.created_at),
+        "queuedAt": iso(job.queued_at),
+        "startedAt": iso(job.started_at),
+        "finishedAt": iso(job.finished_at),
+    }
+
+
+def page_limit(request: Any, default: int = 50, most: int = 200) -> int:
+    raw = request.GET.get("limit", "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise fault("limit", f"expected an integer from 1 to {most}")
+    return int(raw)
+
+
+def newest_first(request: Any, queryset: Any, render: Any) -> JsonResponse:
+    """A list answer: the first `limit` objects (newest first), and whether there are more."""
+    limit = page_limit(request)
+    rows = list(queryset[: limit + 1])
+    return JsonResponse(
+        {"object": "list", "data": [render(r) for r in rows[:limit]], "has_more": len(rows) > limit}
+    )
+
+
+class TrainingView(GatewayView):
+    """Scope `chat_agent_train`; the methods named in `charges` are admitted through the plan's
+    limits and cost the credits of their endpoint name, settled when the response is ready."""
+
+    required_scope = "chat_agent_train"
+    charges: dict[str, str] = {}
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        self.endpoint = self.charges.get(request.method, "")
+        super().initial(request, *args, **kwargs)
+        if self.call is not None:
+            self.call.dialect = "api"
+            metering.admit(self.call, units_offpeak=0, units_peak=0)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        call = self.call
+        if call is not None:
+            if not call.settled:
+                call.status = response.status_code
+                metering.settle(call)
+            if call.admission is not None:
+                with_headers(response, call.admission.headers)
+        return response
+
+    @property
+    def workspace_id(self) -> str:
+        return self.request.auth.workspace_id
+
+    def job(self, job_id: Any) -> Job:
+        return services.owned(Job.objects, self.workspace_id, job_id, "job")
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+class DatasetsView(TrainingView):
+    charges = {"POST": "dataset_create"}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_datasets_list",
+        parameters=[OpenApiParameter("limit", int, description="1-200, default 50")],
+        responses={200: schema.DatasetList, **schema.errors(401, 403)},
+    )
+    def get(self, request: Any) -> HttpResponse:
+        return newest_first(
+            request, Dataset.objects.for_workspace(self.workspace_id), dataset_object
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_datasets_create",
+        request={
+            "application/json": schema.DatasetCreate,
+            "multipart/form-data": schema.DatasetUpload,
+        },
+        responses={201: schema.DatasetObject, **schema.errors(400, 401, 403, 413, 415, 429)},
+        examples=schema.DATASET_EXAMPLES,
+    )
+    def post(self, request: Any) -> HttpResponse:
+        title, parse = self.dataset_input(request)
+        try:
+            parsed = parse()
+        except DatasetTooLarge as exc:
+            raise ApiError(413, "dataset_too_large", str(exc)) from exc
+        except DatasetInvalid as exc:
+            more = exc.total - len(exc.faults)
+            details = exc.faults + ([f"… and {more} more"] if more else [])
+            raise ApiError(
+                400,
+                "invalid_dataset",
+                f"The dataset has {exc.total} fault(s); nothing was stored. "
+                + "; ".join(exc.faults[:3])
+                + ("; …" if exc.total > 3 else ""),
+                details=details,
+            ) from exc
+        dataset = services.create_dataset(self.workspace_id, title, parsed)
+        return JsonResponse(dataset_object(dataset), status=201)
+
+    def dataset_input(self, request: Any) -> tuple[str, Any]:
+        """(title, a function parsing the records) from a JSON body or a multipart upload; 413
+        before anything is read when the body is over the dataset limit."""
+        limit = settings.FINETUNE_DATASET_MAX_BYTES
+        too_large = ApiError(
+            413, "dataset_too_large", f"The dataset is larger than the limit of {limit} bytes."
+        )
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + 64 * 1024:  # room for the JSON or multipart envelope
+            raise too_large
+        content_type = request.content_type or "application/json"
+        if content_type.startswith("multipart/form-data"):
+            return self.upload(request, too_large)
+        if content_type != "application/json":
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Send the dataset as application/json ({title, records} or {title, jsonl}) or "
+                "as a multipart/form-data upload (title, file).",
+            )
+        body = self.json_body(request)
+        title = self.title(body.get("title"))
+        if "records" in body and "jsonl" in body:
+            raise fault("records", "send either records or jsonl, not both")
+        if "records" in body:
+            records = body["records"]
+            if isinstance(records, list):
+                check_count_or_413(len(records))
+            return title, lambda: parse_records(records)
+        jsonl = body.get("jsonl")
+        if not isinstance(jsonl, str):
+            raise fault("records", "expected records (an array) or jsonl (a string)")
+        if len(jsonl.encode()) > limit:
+            raise too_large
+        return title, lambda: parse_jsonl(jsonl)
+
+    def upload(self, request: Any, too_large: ApiError) -> tuple[str, Any]:
+        files = request._request.FILES
+        upload = files.get("file")
+        if upload is None:
+            raise fault("file", "attach the .jsonl file as the form field `file`")
+        if upload.size > settings.FINETUNE_DATASET_MAX_BYTES:
+            raise too_large
+        title = request._request.POST.get("title") or upload.name.rsplit(".", 1)[0]
+        data = upload.read()
+        return self.title(title), lambda: parse_jsonl(data)
+
+    @staticmethod
+    def title(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise fault("title", f"expected a non-empty string, got {type_name(value)}")
+        if len(value) > 200:
+            raise fault("title", "at most 200 characters")
+        return value.strip()
+
+
+def check_count_or_413(count: int) -> None:
+    try:
+        check_count(count)
+    except DatasetTooLarge as exc:
+        raise ApiError(413, "dataset_too_large", str(exc)) from exc
+
+
+class DatasetDetailView(TrainingView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_datasets_retrieve",
+        responses={200: schema.DatasetObject, **schema.errors(401, 403, 404)},
+    )
+    def get(self, request: Any, dataset_id: str) -> HttpResponse:
+        dataset = services.owned(Dataset.objects, self.workspace_id, dataset_id, "dataset")
+        return JsonResponse(dataset_object(dataset))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_datasets_destroy",
+        responses={204: None, **schema.errors(401, 403, 404, 409)},
+    )
+    def delete(self, request: Any, dataset_id: str) -> HttpResponse:
+        dataset = services.owned(Dataset.objects, self.workspace_id, dataset_id, "dataset")
+        services.delete_dataset(dataset)
+        return HttpResponse(status=204)
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def job_spec(body: dict[str, Any], principal: Any) -> services.JobSpec:
+    dataset_id = body.get("datasetId")
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise fault("datasetId", f"expected a dataset id, got {type_name(dataset_id)}")
+    base = body.get("baseModel")
+    if not isinstance(base, str) or not base:
+        raise fault("baseModel", f"expected a model name, got {type_name(base)}")
+    epochs = body.get("epochs", 3)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 20:
+        raise fault("epochs", "expected an integer from 1 to 20")
+    method = body.get("method", Method.MODELFILE)
+    if method not in Method.values:
+        raise fault("method", f"expected one of {', '.join(Method.values)}")
+    rate = body.get("learningRate")
+    if rate is not None and (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or not math.isfinite(rate)
+        or not 0 < rate <= 1
+    ):
+        raise fault("learningRate", "expected a number above 0 and at most 1")
+    suffix = body.get("suffix") or ""
+    if not isinstance(suffix, str) or len(suffix) > 40:
+        raise fault("suffix", "expected a string of at most 40 characters")
+    dataset = services.owned(Dataset.objects, principal.workspace_id, dataset_id, "dataset")
+    try:
+        model = resolve_model(base, principal, kind=None)
+    except ApiError as exc:
+        exc.param = "baseModel"
+        raise
+    return services.JobSpec(dataset, model, method, epochs, rate, suffix)
+
+
+class JobsView(TrainingView):
+    charges = {"POST": "job_create"}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_list",
+        parameters=[OpenApiParameter("limit", int, description="1-200, default 50")],
+        responses={200: schema.JobList, **schema.errors(401, 403)},
+    )
+    def get(self, request: Any) -> HttpResponse:
+        return newest_first(request, Job.objects.for_workspace(self.workspace_id), job_object)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_create",
+        request=schema.JobCreate,
+        responses={201: schema.JobObject, **schema.errors(400, 401, 403, 404, 429)},
+    )
+    def post(self, request: Any) -> HttpResponse:
+        spec = job_spec(self.json_body(request), request.auth)
+        job = services.create_job(self.workspace_id, spec)
+        return JsonResponse(job_object(job), status=201)
+
+
+class JobDetailView(TrainingView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_retrieve",
+        responses={200: schema.JobObject, **schema.errors(401, 403, 404)},
+    )
+    def get(self, request: Any, job_id: str) -> HttpResponse:
+        return JsonResponse(job_object(self.job(job_id)))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_destroy",
+        responses={204: None, **schema.errors(401, 403, 404, 409)},
+    )
+    def delete(self, request: Any, job_id: str) -> HttpResponse:
+        services.delete_job(self.job(job_id))
+        return HttpResponse(status=204)
+
+
+class JobStartView(TrainingView):
+    charges = {"POST": "job_start"}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_start",
+        request=None,
+        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409, 429, 501)},
+    )
+    def post(self, request: Any, job_id: str) -> HttpResponse:
+        return JsonResponse(job_object(services.start_job(self.job(job_id))))
+
+
+class JobCancelView(TrainingView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_cancel",
+        request=None,
+        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409)},
+    )
+    def post(self, request: Any, job_id: str) -> HttpResponse:
+        return JsonResponse(job_object(services.cancel_job(self.job(job_id))))
+
+
+class JobLogView(TrainingView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_log",
+        parameters=[
+            OpenApiParameter("after", int, description="only lines after this line id"),
+            OpenApiParameter("limit", int, description="1-1000, default 200"),
+        ],
+        responses={200: schema.JobLog, **schema.errors(400, 401, 403, 404)},
+    )
+    def get(self, request: Any, job_id: str) -> HttpResponse:
+        job = self.job(job_id)
+        after = request.GET.get("after", "0") or "0"
+        if not after.isdigit():
+            raise fault("after", "expected a line id (a non-negative integer)")
+        lines = services.log_lines(job, int(after), page_limit(request, 200, 1000))
+        return JsonResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": line.id,
+                        "time": iso(line.time),
+                        "level": line.level,
+                        "message": line.message,
+                    }
+                    for line in lines
+                ],
+                "last": lines[-1].id if lines else int(after),
+                "state": job.state,
+            }
+        )
+
+
+class JobRegisterView(TrainingView):
+    charges = {"POST": "job_register"}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_register",
+        request=schema.JobRegister,
+        responses={200: schema.RegisteredModel, **schema.errors(400, 401, 403, 404, 409, 429, 502)},
+    )
+    def post(self, request: Any, job_id: str) -> HttpResponse:
+        job = self.job(job_id)
+        raw = read_body(request)
+        name = parse_json_object(raw).get("modelName") if raw.strip() else None
+        if name is None:
+            name = default_model_name(job)
+        model = services.register_job(job, services.check_model_name(name))
+        return JsonResponse(
+            {
+                "object": "model",
+                "id": model.name,
+                "modelName": model.name,
+                "baseModel": job.base_model,
+                "jobId": str(job.pk),
+                "owned_by": "workspace",
+                "context_window": model.context_window,
+            }
+        )
+
+
+def default_model_name(job: Job) -> str:
+    """Without modelName: the base model's name, then the job's suffix or its id's start."""
+    base = job.base_model.replace("/", "-").split(":", 1)[0]
+    return f"{base}-{job.suffix or job.pk.hex[:8]}"
