@@ -30,6 +30,15 @@ class Upstream(models.Model):
     workspace = models.ForeignKey(
         Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="upstreams"
     )
+    pinned_address = models.GenericIPAddressField(
+        null=True,
+        blank=True,
+        help_text="Set for a customer's server: the address its host resolved to when it was "
+        "checked (proxy.egress). Every call connects there; the name is never resolved again.",
+    )
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the server last answered the connection check"
+    )
 
     class Meta:
         ordering = ["name"]
