@@ -27,10 +27,18 @@ def _fernet() -> Fernet:
 
 
 def seal(value: str) -> str:
-    """What to store for a key typed by an operator: env references stay, the rest is encrypted."""
+    """What to store for a key typed by an operator: env references stay, the rest is encrypted.
+    Never for a customer's key: `env:SECRET_KEY` would make reveal() send the operator's secret
+    to the customer's server. Use encrypt() for those."""
     value = value.strip()
     if value.startswith((ENV_PREFIX, ENCRYPTED_PREFIX)):
         return value
+    return encrypt(value)
+
+
+def encrypt(value: str) -> str:
+    """What to store for a key a customer sent: always encrypted, whatever it looks like, so it
+    is only ever revealed as the very text they sent."""
     return ENCRYPTED_PREFIX + _fernet().encrypt(value.encode()).decode()
 
 
