@@ -6,6 +6,7 @@ file-system broker with no server. Set DATABASE_URL / REDIS_URL for PostgreSQL a
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -284,6 +285,15 @@ ROUTER_KEY_COOLDOWN_SECONDS = env_int("ROUTER_KEY_COOLDOWN_SECONDS", 60)
 ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
 # The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
+# Customers' own Ollama servers (/api/v1/local/connection) must be at public addresses; these
+# CIDRs (comma-separated, e.g. 10.20.0.0/16 for a VPN to customers) are allowed too. Metadata,
+# unspecified and multicast addresses never are.
+LOCAL_UPSTREAM_ALLOWED_CIDRS = env_list("LOCAL_UPSTREAM_ALLOWED_CIDRS")
+for _cidr in LOCAL_UPSTREAM_ALLOWED_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"LOCAL_UPSTREAM_ALLOWED_CIDRS: {_exc}") from None
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
 
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is

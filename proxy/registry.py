@@ -7,12 +7,21 @@ in the catalog), checking it at most once a second; a request never queries the 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
 
 from config.shared_cache import shared as cache
+
+from .egress import call_url, target_of
+from .errors import ApiError
+from .providers.base import Pin, set_pins
+
+log = logging.getLogger(__name__)
 
 GENERATION_KEY = "catalog:gen"
 CHECK_EVERY_SECONDS = 1.0
@@ -20,6 +29,9 @@ CHECK_EVERY_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class UpstreamInfo:
+    """`base_url` is where calls go: for a customer's pinned server, a name that only this
+    process's pin table resolves (to `pinned_address`; see proxy.providers.base)."""
+
     id: int
     name: str
     kind: str
@@ -27,6 +39,7 @@ class UpstreamInfo:
     api_keys: tuple[str, ...]
     timeout: float
     workspace_id: str | None
+    pinned_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,11 @@ class ModelInfo:
     deployments: tuple[DeploymentInfo, ...] = field(default=())
 
     @property
+    def on_own_upstream(self) -> bool:
+        """Served by a workspace's own server (its Ollama): needs `local_model_access`."""
+        return any(d.upstream.workspace_id is not None for d in self.deployments)
+
+    @property
     def may_reason(self) -> bool:
         """False only when the catalog lists capabilities and `reasoning` is not among them."""
         return not self.capabilities or "reasoning" in self.capabilities
@@ -72,6 +90,8 @@ class Snapshot:
     private: dict[tuple[str, str], ModelInfo]  # (workspace_id, name)
     aliases: dict[str, ModelInfo]
     patterns: list[tuple[str, ModelInfo]]  # longest pattern first
+    upstreams: dict[int, UpstreamInfo] = field(default_factory=dict)  # the active ones
+    pins: dict[str, Pin] = field(default_factory=dict)  # pinned host name → where it goes
 
     def resolve(self, name: str, workspace_id: str | None) -> ModelInfo | None:
         """Exact name (the workspace's own first), then exact alias, then alias pattern."""
@@ -95,14 +115,38 @@ def _is_pattern(alias: str) -> bool:
     return any(ch in alias for ch in "*?[")
 
 
-def load_snapshot(generation: int) -> Snapshot:
-    from .models import Model
-
-    models = (
-        Model.objects.filter(is_active=True)
-        .prefetch_related("deployments__upstream")
-        .order_by("name")
+def upstream_info(row: Any) -> tuple[UpstreamInfo, Pin | None]:
+    """An upstream as calls use it, and its pin if it is a customer's pinned server."""
+    base_url, pin = row.base_url.rstrip("/"), None
+    if row.pinned_address:
+        base_url, pin = call_url(row.pk, target_of(row.base_url, row.pinned_address))
+    info = UpstreamInfo(
+        id=row.pk,
+        name=row.name,
+        kind=row.kind,
+        base_url=base_url,
+        api_keys=tuple(row.api_keys),
+        timeout=row.timeout,
+        workspace_id=str(row.workspace_id) if row.workspace_id else None,
+        pinned_address=row.pinned_address or None,
     )
+    return info, pin
+
+
+def load_snapshot(generation: int) -> Snapshot:
+    from .models import Model, Upstream
+
+    upstreams: dict[int, UpstreamInfo] = {}
+    pins: dict[str, Pin] = {}
+    for row in Upstream.objects.filter(is_active=True):
+        try:
+            upstreams[row.pk], pin = upstream_info(row)
+        except ApiError:  # a stored URL that no longer parses: the upstream is unusable
+            log.error("upstream %s has an unusable base_url; skipped", row.pk)
+            continue
+        if pin is not None:
+            pins[urlsplit(upstreams[row.pk].base_url).hostname or ""] = pin
+    models = Model.objects.filter(is_active=True).prefetch_related("deployments").order_by("name")
     public: dict[str, ModelInfo] = {}
     private: dict[tuple[str, str], ModelInfo] = {}
     aliases: dict[str, ModelInfo] = {}
@@ -111,22 +155,14 @@ def load_snapshot(generation: int) -> Snapshot:
         deployments = tuple(
             DeploymentInfo(
                 id=d.pk,
-                upstream=UpstreamInfo(
-                    id=d.upstream.pk,
-                    name=d.upstream.name,
-                    kind=d.upstream.kind,
-                    base_url=d.upstream.base_url.rstrip("/"),
-                    api_keys=tuple(d.upstream.api_keys),
-                    timeout=d.upstream.timeout,
-                    workspace_id=str(d.upstream.workspace_id) if d.upstream.workspace_id else None,
-                ),
+                upstream=upstreams[d.upstream_id],
                 upstream_model=d.upstream_model,
                 weight=d.weight,
                 priority=d.priority,
                 tiers=tuple(d.tiers),
             )
             for d in row.deployments.all()
-            if d.is_active and d.upstream.is_active
+            if d.is_active and d.upstream_id in upstreams
         )
         info = ModelInfo(
             id=row.pk,
@@ -154,7 +190,7 @@ def load_snapshot(generation: int) -> Snapshot:
             else:
                 aliases.setdefault(alias, info)
     patterns.sort(key=lambda item: len(item[0]), reverse=True)
-    return Snapshot(generation, public, private, aliases, patterns)
+    return Snapshot(generation, public, private, aliases, patterns, upstreams, pins)
 
 
 class Registry:
@@ -175,6 +211,7 @@ class Registry:
         with self._lock:
             if self._snapshot is None or self._snapshot.generation != generation:
                 self._snapshot = load_snapshot(generation)
+                set_pins(self._snapshot.pins)
             self._checked_at = now
             return self._snapshot
 

@@ -6,6 +6,7 @@ import json
 
 from django.db import transaction
 
+from .egress import fetch, target_of
 from .models import Deployment, Model, ModelKind, Upstream, UpstreamKind
 from .providers.base import http, timeout_for
 
@@ -19,12 +20,16 @@ def ollama_tags(upstream: Upstream) -> list[dict]:
     if upstream.kind != UpstreamKind.OLLAMA:
         raise ImportFailed(f"{upstream.name} is not an Ollama upstream")
     try:
-        response = http().request(
-            "GET",
-            f"{upstream.base_url.rstrip('/')}/api/tags",
-            timeout=timeout_for(upstream.timeout),
-            redirect=False,
-        )
+        if upstream.pinned_address:  # a customer's server: only ever at its checked address
+            target = target_of(upstream.base_url, upstream.pinned_address)
+            response = fetch(target, "GET", "/api/tags", timeout=upstream.timeout)
+        else:
+            response = http().request(
+                "GET",
+                f"{upstream.base_url.rstrip('/')}/api/tags",
+                timeout=timeout_for(upstream.timeout),
+                redirect=False,
+            )
         if response.status != 200:
             raise ImportFailed(f"{upstream.name}: /api/tags answered {response.status}")
         models = json.loads(response.data).get("models", [])
