@@ -55,8 +55,10 @@ class Principal:
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
-    def allows_model(self, name: str) -> bool:
-        plan_patterns = self.plan.model_patterns if self.plan else ()
+    def allows_model(self, name: str, *, private: bool = False) -> bool:
+        """The plan's and the key's model patterns allow it. A workspace's private model (its
+        fine-tunes, its own Ollama's models) is its own: only the key's patterns apply."""
+        plan_patterns = self.plan.model_patterns if self.plan and not private else ()
         return all(
             not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
             for patterns in (plan_patterns, self.key_model_patterns)

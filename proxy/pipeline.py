@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 TIER_HEADERS = ("HTTP_X_TIER", "HTTP_X_SIATI_TIER")
 END_USER_HEADERS = ("HTTP_X_END_USER", "HTTP_X_SIATI_USER")
 _REQUEST_ID = re.compile(r"^[\w.:\-]{1,128}$")
+LOCAL_SCOPE = "local_model_access"  # models served by a workspace's own server need it
 
 
 class Dialect(Protocol):
@@ -133,11 +134,19 @@ def resolve_model(
             f"The model {name!r} does not exist. GET /v1/models lists the models you can use.",
             param="model",
         )
-    if not principal.allows_model(model.name):
+    if not principal.allows_model(model.name, private=model.workspace_id is not None):
         raise ApiError(
             403,
             "model_not_allowed",
             f"Your plan or API key does not allow the model {model.name!r}.",
+            param="model",
+        )
+    if model.on_own_upstream and LOCAL_SCOPE not in principal.scopes:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"The model {model.name!r} is served by your own server; calling it needs an API "
+            f"key with the '{LOCAL_SCOPE}' scope.",
             param="model",
         )
     if kind is not None and model.kind != kind:
@@ -152,10 +161,12 @@ def resolve_model(
 
 
 def visible_models(principal: Principal) -> list[ModelInfo]:
+    local = LOCAL_SCOPE in principal.scopes
     return [
         m
         for m in registry.snapshot().visible_to(principal.workspace_id)
-        if principal.allows_model(m.name)
+        if principal.allows_model(m.name, private=m.workspace_id is not None)
+        and (local or not m.on_own_upstream)
     ]
 
 
