@@ -12,6 +12,7 @@ from drf_spectacular.views import (
 from billing.urls import billing_api_patterns
 from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
+from proxy.local_api import local_api_patterns
 from proxy.urls import api_v1_patterns, v1_patterns
 from proxy.views import unknown_api_path
 
@@ -28,6 +29,7 @@ api_v1 = [
     path("redoc", SpectacularRedocView.as_view(url_name="schema", **PUBLIC), name="redoc"),
     *api_v1_patterns,
     *billing_api_patterns,
+    *local_api_patterns,
     *finetune_api_patterns,
 ]
 
