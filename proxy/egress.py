@@ -19,8 +19,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -287,9 +289,7 @@ def fetch(
                 "Redirects are not followed: use the server's own address as base_url.",
                 param="base_url",
             )
-        data = response.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise failed(f"{shown} answered with more than {max_bytes} bytes.")
+        data = _read_all(response, shown, max_bytes, time.monotonic() + 2 * timeout)
         reusable = True
         return Fetched(response.status, data)
     except (HTTPError, OSError) as exc:
@@ -299,6 +299,21 @@ def fetch(
             response.release_conn()
         else:
             response.close()
+
+
+def _read_all(response: Any, shown: str, max_bytes: int, deadline: float) -> bytes:
+    """The body, as it arrives, within a size and a total time (a server sending a byte now and
+    then never holds the thread for longer)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise failed(f"{shown} answered with more than {max_bytes} bytes.")
+        if time.monotonic() > deadline:
+            raise failed(f"{shown} did not finish its answer in time.")
+    return b"".join(chunks)
 
 
 def failed(message: str) -> ApiError:

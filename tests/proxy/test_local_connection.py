@@ -388,15 +388,40 @@ class _Redirector(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def redirector() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+class _Endless(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        try:
+            for _ in range(64):  # 4 MiB, more than a list of models may be
+                self.wfile.write(b" " * 65536)
+        except OSError:  # the gateway hung up, as it should
+            pass
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(handler: type) -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.seen = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[http.server.ThreadingHTTPServer]:
+    yield from serve(_Redirector)
+
+
+@pytest.fixture
+def endless() -> Iterator[http.server.ThreadingHTTPServer]:
+    yield from serve(_Endless)
 
 
 def test_it_does_not_follow_a_redirect(client, loopback_allowed, local_key, redirector) -> None:
@@ -458,12 +483,16 @@ def test_it_reports_a_server_that_does_not_answer_and_keeps_the_old_connection(
 
 
 def test_it_reports_a_server_that_is_not_ollama(
-    client, loopback_allowed, local_key, redirector, upstream_b
+    client, loopback_allowed, local_key, upstream_b, endless
 ) -> None:
     upstream_b.configure(status=500)
     response = put(client, local_key, {"base_url": upstream_b.url})
     assert error_of(response) == (400, "connection_failed")
     assert "500" in response.json()["error"]["message"]
+
+    response = put(client, local_key, {"base_url": f"http://127.0.0.1:{endless.server_address[1]}"})
+    assert error_of(response) == (400, "connection_failed")
+    assert "more than 2097152 bytes" in response.json()["error"]["message"]
     assert nothing_stored()
 
 
