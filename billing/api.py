@@ -32,7 +32,6 @@ class RedeemView(APIView):
     """POST /api/v1/billing/redeem: credit a redemption code to the key's workspace, once."""
 
     required_scope = None
-    parser_classes: list = []
 
     @extend_schema(
         tags=["billing"],

@@ -179,7 +179,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
-
 CELERY_BEAT_SCHEDULE = {
     # A fine-tune job whose worker died is failed within a heartbeat timeout and this period.
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
@@ -199,6 +198,7 @@ FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS = env_int("FINETUNE_MODELFILE_MAX_EXAMPLE_
 FINETUNE_MODELFILE_MAX_EXAMPLES = env_int("FINETUNE_MODELFILE_MAX_EXAMPLES", 100)
 # A running job whose worker has not sent a heartbeat for this long is failed by the reaper.
 FINETUNE_HEARTBEAT_TIMEOUT_SECONDS = env_int("FINETUNE_HEARTBEAT_TIMEOUT_SECONDS", 60)
+
 # --- auth, passwords, email -------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

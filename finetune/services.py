@@ -18,6 +18,7 @@ from django.db.models import ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 from proxy.errors import ApiError
+from proxy.local import REGISTERED_PREFIX
 from proxy.models import Deployment, Model
 from proxy.registry import DeploymentInfo, ModelInfo, registry
 
@@ -227,7 +228,7 @@ def log_lines(job: Job, after: int, limit: int) -> list[LogLine]:
 def ollama_name(job: Job, name: str) -> str:
     """The name on the Ollama server, namespaced per workspace and job: two workspaces can both
     have `my-tuned-model`, and a failed registration removes only what it created itself."""
-    return f"tollgate-{job.workspace_id.hex}-{job.pk.hex[:12]}/{name}"
+    return f"{REGISTERED_PREFIX}{job.workspace_id.hex}-{job.pk.hex[:12]}/{name}"
 
 
 def check_model_name(name: Any) -> str:

@@ -26,6 +26,9 @@ from .services import _kind_of
 UPSTREAM_NAME = "local"
 MODEL_PREFIX = "local/"
 VERIFY_TIMEOUT = 5.0  # seconds for the /api/tags check
+# Fine-tunes the gateway registers on an Ollama server are named `tollgate-…/<name>`
+# (finetune.services.ollama_name); they are the workspace's models already, not `local/` ones.
+REGISTERED_PREFIX = "tollgate-"
 CALL_TIMEOUT = 300.0  # seconds for a call (a model may have to load first)
 MAX_TAGS_BYTES = 2 * 1024 * 1024
 MAX_MODELS = 500
@@ -107,7 +110,7 @@ def list_tags(target: Target, api_key: str | None) -> list[Tag]:
     tags: dict[str, Tag] = {}
     for item in listed:
         name = item.get("name") if isinstance(item, dict) else None
-        if isinstance(name, str) and _TAG.match(name):
+        if isinstance(name, str) and _TAG.match(name) and not name.startswith(REGISTERED_PREFIX):
             tag = Tag(name, _kind_of(item))
             tags.setdefault(tag.model_name, tag)
     if len(tags) > MAX_MODELS:

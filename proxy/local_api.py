@@ -9,7 +9,6 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 
 from . import local
 from .errors import ApiError
@@ -76,8 +75,6 @@ class LocalConnectionView(GatewayView):
     """The workspace's own Ollama connection. Not metered (no usage record, no credits)."""
 
     required_scope = LOCAL_SCOPE
-    # Declared so the OpenAPI document shows the JSON body; the body is read raw (json_body).
-    parser_classes = [JSONParser]
 
     @extend_schema(
         tags=["local"],

@@ -30,8 +30,27 @@ def test_it_serves_a_valid_openapi_document_without_a_key(client, db) -> None:
         "/api/v1/usage.csv",
         "/api/v1/quota",
         "/api/v1/billing/redeem",
+        "/api/v1/local/connection",
+        "/api/v1/finetune/datasets",
+        "/api/v1/finetune/datasets/{dataset_id}",
+        "/api/v1/finetune/jobs",
+        "/api/v1/finetune/jobs/{job_id}",
+        "/api/v1/finetune/jobs/{job_id}/start",
+        "/api/v1/finetune/jobs/{job_id}/cancel",
+        "/api/v1/finetune/jobs/{job_id}/log",
+        "/api/v1/finetune/jobs/{job_id}/register",
     ):
         assert path in paths, path
+    for path, method in [
+        ("/v1/chat/completions", "post"),
+        ("/v1/messages", "post"),
+        ("/api/v1/generate", "post"),
+        ("/api/v1/finetune/jobs", "post"),
+        ("/api/v1/finetune/jobs/{job_id}/register", "post"),
+    ]:  # every body a client sends is described
+        assert "application/json" in paths[path][method]["requestBody"]["content"], path
+    upload = paths["/api/v1/finetune/datasets"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(upload)
     schemes = document["components"]["securitySchemes"]
     assert schemes["BearerAuth"] == {
         "type": "http",
