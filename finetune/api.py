@@ -5,10 +5,13 @@ finetune.services. Creating a dataset or a job, starting and registering cost th
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from billing import metering
@@ -22,6 +25,8 @@ from .datasets import DatasetInvalid, DatasetTooLarge, check_count, parse_jsonl,
 from .models import Dataset, Job, Method
 
 TAGS = ["fine-tuning"]
+DIGITS = re.compile(r"[0-9]{1,18}")
+SUFFIX = re.compile(r"[A-Za-z0-9_.-]{0,40}")  # part of the default model name: Ollama's characters
 CONTENT_TYPES = ("application/json", "multipart/form-data")
 
 
@@ -60,6 +65,7 @@ def job_object(job: Job) -> dict[str, Any]:
             "exampleTokens": artifact.get("example_tokens", 0),
             "hasSystemPrompt": bool(artifact.get("system")),
             "parameters": artifact.get("parameters") or {},
+            "contextWindow": artifact.get("context_window"),
         }
         if job.artifact
         else None,
@@ -75,7 +81,7 @@ def page_limit(request: Any, default: int = 50, most: int = 200) -> int:
     raw = request.GET.get("limit", "")
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= most:
         raise fault("limit", f"expected an integer from 1 to {most}")
     return int(raw)
 
@@ -146,7 +152,7 @@ class DatasetsView(TrainingView):
             "application/json": schema.DatasetCreate,
             "multipart/form-data": schema.DatasetUpload,
         },
-        responses={201: schema.DatasetObject, **schema.errors(400, 401, 403, 413, 415, 429)},
+        responses={201: schema.DatasetObject, **schema.errors(400, 401, 403, 413, 415, 429, 503)},
         examples=schema.DATASET_EXAMPLES,
     )
     def post(self, request: Any) -> HttpResponse:
@@ -209,13 +215,20 @@ class DatasetsView(TrainingView):
         return title, lambda: parse_jsonl(jsonl)
 
     def upload(self, request: Any, too_large: ApiError) -> tuple[str, Any]:
-        files = request._request.FILES
+        try:
+            files, fields = request._request.FILES, request._request.POST
+        except RequestDataTooBig as exc:
+            raise too_large from exc
+        except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
+            raise ApiError(
+                400, "invalid_request_error", f"The multipart/form-data body is malformed: {exc}"
+            ) from exc
         upload = files.get("file")
         if upload is None:
             raise fault("file", "attach the .jsonl file as the form field `file`")
         if upload.size > settings.FINETUNE_DATASET_MAX_BYTES:
             raise too_large
-        title = request._request.POST.get("title") or upload.name.rsplit(".", 1)[0]
+        title = fields.get("title") or upload.name.rsplit(".", 1)[0]
         data = upload.read()
         return self.title(title), lambda: parse_jsonl(data)
 
@@ -281,8 +294,8 @@ def job_spec(body: dict[str, Any], principal: Any) -> services.JobSpec:
     ):
         raise fault("learningRate", "expected a number above 0 and at most 1")
     suffix = body.get("suffix") or ""
-    if not isinstance(suffix, str) or len(suffix) > 40:
-        raise fault("suffix", "expected a string of at most 40 characters")
+    if not isinstance(suffix, str) or not SUFFIX.fullmatch(suffix):
+        raise fault("suffix", "expected at most 40 letters, digits, '_', '-' or '.'")
     dataset = services.owned(Dataset.objects, principal.workspace_id, dataset_id, "dataset")
     try:
         model = resolve_model(base, principal, kind=None)
@@ -308,7 +321,7 @@ class JobsView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_create",
         request=schema.JobCreate,
-        responses={201: schema.JobObject, **schema.errors(400, 401, 403, 404, 429)},
+        responses={201: schema.JobObject, **schema.errors(400, 401, 403, 404, 429, 503)},
     )
     def post(self, request: Any) -> HttpResponse:
         spec = job_spec(self.json_body(request), request.auth)
@@ -342,7 +355,7 @@ class JobStartView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_start",
         request=None,
-        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409, 429, 501)},
+        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409, 429, 501, 503)},
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:
         return JsonResponse(job_object(services.start_job(self.job(job_id))))
@@ -372,7 +385,7 @@ class JobLogView(TrainingView):
     def get(self, request: Any, job_id: str) -> HttpResponse:
         job = self.job(job_id)
         after = request.GET.get("after", "0") or "0"
-        if not after.isdigit():
+        if not DIGITS.fullmatch(after):
             raise fault("after", "expected a line id (a non-negative integer)")
         lines = services.log_lines(job, int(after), page_limit(request, 200, 1000))
         return JsonResponse(
@@ -400,7 +413,10 @@ class JobRegisterView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_register",
         request=schema.JobRegister,
-        responses={200: schema.RegisteredModel, **schema.errors(400, 401, 403, 404, 409, 429, 502)},
+        responses={
+            200: schema.RegisteredModel,
+            **schema.errors(400, 401, 403, 404, 409, 429, 502, 503),
+        },
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:
         job = self.job(job_id)

@@ -178,14 +178,22 @@ def parse_records(records: Any) -> ParsedDataset:
     return _parse((f"record {i}", r) for i, r in enumerate(records, start=1))
 
 
-def _jsonl_items(text: str) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _lines(text: str) -> list[str]:
+    """JSON Lines are split at \\n only (a \\r before it is dropped): U+2028 and friends may
+    stand raw inside a JSON string, where str.splitlines would cut the record in two."""
+    return [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
+
+
+def _jsonl_items(lines: list[str]) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             yield f"line {number}", json.loads(line)
         except json.JSONDecodeError as exc:
             yield f"line {number}", Fault("", f"not valid JSON ({exc.msg} at column {exc.colno})")
+        except (ValueError, RecursionError):  # a number too long, nesting too deep
+            yield f"line {number}", Fault("", "not valid JSON (too deeply nested or too large)")
 
 
 def parse_jsonl(data: str | bytes) -> ParsedDataset:
@@ -195,5 +203,6 @@ def parse_jsonl(data: str | bytes) -> ParsedDataset:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DatasetInvalid([f"the file is not UTF-8 text (byte {exc.start})"], 1) from exc
-    check_count(sum(1 for line in data.splitlines() if line.strip()))
-    return _parse(_jsonl_items(data))
+    lines = _lines(data)
+    check_count(sum(1 for line in lines if line.strip()))
+    return _parse(_jsonl_items(lines))

@@ -70,6 +70,9 @@ class Job(models.Model):
         null=True, blank=True, help_text="the trainer's output: what registration sends to Ollama"
     )
     registered_model = models.CharField(max_length=200, blank=True)
+    registering_since = models.DateTimeField(
+        null=True, blank=True, help_text="a registration in progress (its claim lapses)"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -16,6 +16,10 @@ class OllamaError(Exception):
     pass
 
 
+class OllamaMissing(OllamaError):
+    """404: no such model there."""
+
+
 def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout: float) -> Any:
     picked = router.pick_key(upstream)
     headers = {"Content-Type": "application/json"}
@@ -33,7 +37,8 @@ def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout
     except Exception as exc:  # any network failure is reported the same way
         raise OllamaError(f"{path} failed ({type(exc).__name__})") from exc
     if response.status >= 300:
-        raise OllamaError(f"{path} answered {response.status}: {_message(response.data)}")
+        failure = OllamaMissing if response.status == 404 else OllamaError
+        raise failure(f"{path} answered {response.status}: {_message(response.data)}")
     return response
 
 

@@ -62,7 +62,9 @@ class JobCreate(serializers.Serializer):
     method = serializers.ChoiceField(
         ["modelfile", "lora"], default="modelfile", required=False, help_text=METHOD_HELP
     )
-    learningRate = serializers.FloatField(required=False, min_value=0, max_value=1)
+    learningRate = serializers.FloatField(
+        required=False, max_value=1, help_text="above 0, at most 1; for lora only"
+    )
     suffix = serializers.CharField(
         required=False, max_length=40, help_text="used in the default modelName"
     )
@@ -78,6 +80,9 @@ class JobResult(serializers.Serializer):
     exampleTokens = serializers.IntegerField()
     hasSystemPrompt = serializers.BooleanField()
     parameters = serializers.DictField()
+    contextWindow = serializers.IntegerField(
+        help_text="tokens left for a chat with the registered model (num_ctx less the examples)"
+    )
 
 
 class JobObject(serializers.Serializer):
@@ -96,7 +101,9 @@ class JobObject(serializers.Serializer):
     progress = serializers.IntegerField(min_value=0, max_value=100)
     error = JobError(allow_null=True)
     result = JobResult(allow_null=True)
-    modelName = serializers.CharField(allow_null=True, help_text="set once registered")
+    modelName = serializers.CharField(
+        allow_null=True, help_text="the registered model's name, once registration succeeded"
+    )
     createdAt = serializers.DateTimeField()
     queuedAt = serializers.DateTimeField(allow_null=True)
     startedAt = serializers.DateTimeField(allow_null=True)
@@ -138,7 +145,7 @@ class RegisteredModel(serializers.Serializer):
     baseModel = serializers.CharField()
     jobId = serializers.UUIDField()
     owned_by = serializers.CharField(default="workspace")
-    context_window = serializers.IntegerField()
+    context_window = serializers.IntegerField(help_text="tokens left for the conversation")
 
 
 MEANING = {
@@ -152,6 +159,7 @@ MEANING = {
     413: "dataset_too_large (bytes or records)",
     415: "unsupported_media_type",
     429: "rate_limit_exceeded (Retry-After)",
+    503: "limits_unavailable or queue_unavailable (Retry-After): nothing was charged",
     501: "method_unavailable (no trainer for this method here; the job is failed)",
     502: "upstream_error (Ollama refused to create the model; nothing was registered)",
 }

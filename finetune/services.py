@@ -9,6 +9,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -24,8 +25,8 @@ from proxy.registry import DeploymentInfo, ModelInfo, registry
 
 from . import ollama, runner
 from .datasets import ParsedDataset
-from .models import FINISHED, Dataset, Job, LogLine, Method, State
-from .trainers import trainer_for
+from .models import Dataset, Job, LogLine, Method, State
+from .trainers import trainer_configured
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def start_job(job: Job) -> Job:
     deployment has no trainer for fails the job at once (`method_unavailable`, 501)."""
     if job.state != State.PENDING:
         raise ApiError(409, "job_already_started", f"The job is already {job.state}.")
-    if trainer_for(job.method) is None:
+    if not trainer_configured(job.method):
         message = runner.unavailable_message(job.method)
         if runner.finish(
             job.pk,
@@ -187,15 +188,15 @@ def _send(job: Job, task_id: str) -> None:
 def cancel_job(job: Job) -> Job:
     """Pending or queued: cancelled at once (a queued task is revoked, and would find the job
     cancelled anyway). Running: the trainer sees it at its next check, within seconds."""
-    if job.state in FINISHED:
-        raise ApiError(409, "job_not_cancellable", f"The job has already {job.state}.")
-    if not runner.finish(job.pk, State.CANCELLED, leaving=job.state):
-        job.refresh_from_db()
+    cancelled = Job.objects.filter(
+        pk=job.pk, state__in=(State.PENDING, State.QUEUED, State.RUNNING)
+    ).update(state=State.CANCELLED, finished_at=timezone.now(), heartbeat_at=None)
+    job.refresh_from_db()
+    if not cancelled:
         raise ApiError(409, "job_not_cancellable", f"The job has already {job.state}.")
     runner.append_log(job.pk, "Cancelled at the customer's request.", "warning")
-    if job.task_id and job.state == State.QUEUED:
-        _revoke(job.task_id)
-    job.refresh_from_db()
+    if job.task_id:
+        _revoke(job.task_id)  # a queued task is dropped; a running one stops by itself
     return job
 
 
@@ -249,32 +250,45 @@ def check_model_name(name: Any) -> str:
     return name
 
 
+REGISTRATION_CLAIM = timedelta(minutes=15)  # longer than creating on every host can take
+
+
 def register_job(job: Job, name: str) -> Model:
     """Create the job's model on every Ollama upstream that serves its base model, confirm it
     with /api/show, and add it to the catalog as the workspace's private model. All or nothing:
-    what was created in Ollama is deleted again if a later step fails."""
+    what may have been created in Ollama is deleted again if a step fails. One registration per
+    job at a time (a claim that lapses, should the process die holding it)."""
     if job.state != State.SUCCEEDED or not job.artifact:
         raise ApiError(
             409,
             "job_not_succeeded",
             f"Only a succeeded job can be registered; this one is {job.state}.",
         )
-    claimed = Job.objects.filter(pk=job.pk, registered_model="").update(registered_model=name)
+    now = timezone.now()
+    claimed = (
+        Job.objects.filter(pk=job.pk, registered_model="")
+        .filter(
+            Q(registering_since__isnull=True) | Q(registering_since__lt=now - REGISTRATION_CLAIM)
+        )
+        .update(registering_since=now)
+    )
     if not claimed:
         job.refresh_from_db()
         raise ApiError(
             409,
             "job_already_registered",
-            f"The job is already registered as {job.registered_model!r}.",
+            f"The job is already registered as {job.registered_model!r}."
+            if job.registered_model
+            else "The job is being registered right now.",
         )
-    created: list[DeploymentInfo] = []
+    touched: list[DeploymentInfo] = []
     remote = ollama_name(job, name)
     try:
         base = _registrable(job, name)
         for deployment in ollama_deployments(base):
+            touched.append(deployment)  # before the call: a lost answer may hide a created model
             try:
                 ollama.create(deployment.upstream, remote, deployment.upstream_model, job.artifact)
-                created.append(deployment)
                 ollama.show(deployment.upstream, remote)
             except ollama.OllamaError as exc:
                 raise ApiError(
@@ -282,14 +296,14 @@ def register_job(job: Job, name: str) -> Model:
                     "upstream_error",
                     f"Ollama ({deployment.upstream.name}) could not create the model: {exc}",
                 ) from exc
-        model = _add_to_catalog(job, name, base, remote, created)
+        model = _add_to_catalog(job, name, base, remote, touched)
     except BaseException:
-        _forget(created, remote)
-        Job.objects.filter(pk=job.pk, registered_model=name).update(registered_model="")
+        _forget(touched, remote)
+        Job.objects.filter(pk=job.pk).update(registering_since=None)
         raise
     registry.invalidate()
     runner.append_log(job.pk, f"Registered as {name!r} ({remote} in Ollama).")
-    job.registered_model = name
+    job.registered_model, job.registering_since = name, None
     return model
 
 
@@ -327,7 +341,7 @@ def _add_to_catalog(
                 workspace_id=job.workspace_id,
                 name=name,
                 description=f"Fine-tune of {base.name} ({job.method}, job {job.pk})"[:300],
-                context_window=base.context_window,
+                context_window=job.artifact.get("context_window") or base.context_window,
                 input_price_per_mtok=base.input_price_per_mtok,
                 output_price_per_mtok=base.output_price_per_mtok,
                 quota_weight_offpeak=base.quota_weight_offpeak,
@@ -345,15 +359,19 @@ def _add_to_catalog(
                 )
                 for deployment in on
             )
+            Job.objects.filter(pk=job.pk).update(registered_model=name, registering_since=None)
     except IntegrityError:  # the same name, registered by another job meanwhile
         raise _name_taken(name) from None
     return model
 
 
-def _forget(created: list[DeploymentInfo], remote: str) -> None:
-    for deployment in created:
+def _forget(touched: list[DeploymentInfo], remote: str) -> None:
+    """Delete `remote` wherever it may have been created (a 404 means it never was)."""
+    for deployment in touched:
         try:
             ollama.delete(deployment.upstream, remote)
+        except ollama.OllamaMissing:
+            pass
         except ollama.OllamaError as exc:
             log.error(
                 "could not delete %s from %s after a failed registration: %s",

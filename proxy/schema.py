@@ -10,6 +10,11 @@ class OpenAIErrorDetail(serializers.Serializer):
     type = serializers.CharField()
     param = serializers.CharField(allow_null=True)
     code = serializers.CharField()
+    details = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="every fault, when there are several (a dataset's lines)",
+    )
 
 
 class OpenAIError(serializers.Serializer):

@@ -28,6 +28,12 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise ApiError(
             400, "invalid_request_error", f"Request body is not valid JSON: {exc}"
         ) from exc
+    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+        raise ApiError(
+            400,
+            "invalid_request_error",
+            "Request body is not valid JSON: too deeply nested or a number too large.",
+        ) from exc
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request_error", "Request body must be a JSON object.")
     return body

@@ -56,6 +56,12 @@ class Trainer(Protocol):
     ) -> dict[str, Any]: ...
 
 
+def trainer_configured(method: str) -> bool:
+    """Whether this deployment has a trainer for `method` (without importing it: a GPU trainer's
+    libraries load on the worker that runs it, never in a web process)."""
+    return bool(settings.FINETUNE_TRAINERS.get(method))
+
+
 def trainer_for(method: str) -> Trainer | None:
     """The trainer configured for `method`, or None when this deployment has none."""
     path = settings.FINETUNE_TRAINERS.get(method) or ""

@@ -8,13 +8,13 @@ weights are not changed.
 The stated rule for the examples:
 - The system prompt is the one most records carry (none if none carries one).
 - The example budget is a quarter of the base model's context window, and at most
-  FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS (8,192 by default): three quarters of the window stay for
-  the conversation itself.
+  FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS (8,192 by default), less the system prompt.
 - Conversations are taken whole, in dataset order; each one that fits in what is left of the
   budget is kept, one that does not is skipped, up to FINETUNE_MODELFILE_MAX_EXAMPLES.
-- `num_ctx` is set so that the system prompt, the examples and 4,096 tokens of conversation fit
+- `num_ctx` is set so that the system prompt, the examples and 8,192 tokens of conversation fit
   (rounded up to 1,024, never above the base model's window): Ollama's small default context
-  would otherwise cut the examples off.
+  would otherwise cut the examples off, and a larger one costs memory on every chat. What is
+  left for the conversation is the new model's context window in the catalog.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from proxy.tokens import count_tokens, prompt_tokens
 
 from . import JobLog, Stopped, TrainingData, TrainingError
 
-CONVERSATION_ROOM = 4096
+CONVERSATION_ROOM = 8192
 CHECK_EVERY = 200  # records between cancellation checks
 
 
@@ -100,6 +100,10 @@ class ModelfileTrainer:
         log(f"Selected {chosen:,} of {dataset.records:,} examples, {used:,} tokens.")
 
         num_ctx = min(window, -(-(system_tokens + used + CONVERSATION_ROOM) // 1024) * 1024)
+        room = num_ctx - system_tokens - used
+        log(
+            f"num_ctx {num_ctx:,}: {num_ctx - room:,} tokens of conditioning, {room:,} left for chats."
+        )
         log.progress(95)
         return {
             "system": system,
@@ -107,6 +111,7 @@ class ModelfileTrainer:
             "parameters": {"num_ctx": num_ctx},
             "examples": chosen,
             "example_tokens": used,
+            "context_window": room,
         }
 
     @staticmethod

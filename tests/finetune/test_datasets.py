@@ -217,3 +217,40 @@ def test_it_honours_a_key_restricted_to_fewer_scopes(trainer_key) -> None:
     chat_only = issue_key(trainer_key.key.workspace, "chat only", scopes=["chat"])
 
     assert Api(chat_only).get("/datasets").status_code == 403
+
+
+def test_it_splits_lines_at_newlines_only(api: Api) -> None:
+    record = {"prompt": "Line\u2028separator and\u0085next line", "completion": "ok"}
+    text = "\ufeff" + json.dumps(record, ensure_ascii=False) + "\r\n" + json.dumps(record) + "\r\n"
+
+    response = api.post("/datasets", {"title": "Unicode", "jsonl": text})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["records"] == 2
+
+
+@pytest.mark.parametrize(
+    "line", ["[" * 100_000 + "]" * 100_000, '{"prompt": "x", "completion": ' + "9" * 5000 + "}"]
+)
+def test_it_reports_json_too_deep_or_too_large_as_a_fault(api: Api, line) -> None:
+    response = api.post(
+        "/datasets", {"title": "Odd", "jsonl": f"{json.dumps(CHAT_RECORDS[0])}\n{line}"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == [
+        "line 2: not valid JSON (too deeply nested or too large)"
+    ]
+
+
+def test_it_refuses_a_malformed_multipart_body(api: Api) -> None:
+    headers = {"X-API-Key": api.key.secret, "Content-Type": "multipart/form-data; boundary="}
+
+    response = api.http.post(f"{API}/datasets", content=b"--x\r\n", headers=headers)
+
+    assert response.status_code == 400
+    assert "multipart" in response.json()["error"]["message"]
+
+
+def test_it_refuses_a_limit_that_is_not_a_plain_number(api: Api) -> None:
+    assert api.get("/datasets?limit=\u00b2").status_code == 400

@@ -288,3 +288,24 @@ def test_it_reaps_a_job_whose_worker_stopped_beating(api: Api, time_machine) -> 
     assert "no heartbeat for 60 s" in gone["error"]["message"]
     assert api.get(f"/jobs/{alive['id']}").json()["state"] == "running"
     assert runner.reap_stale_jobs() == 0
+
+
+def test_it_cancels_a_running_job(api: Api) -> None:
+    job = api.job()
+    api.post(f"/jobs/{job['id']}/start")
+    runner.claim(job["id"])
+
+    response = api.post(f"/jobs/{job['id']}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "cancelled"
+    assert runner.Run(Job.objects.get(pk=job["id"])).should_stop() is True
+
+
+def test_it_refuses_a_suffix_that_cannot_name_a_model(api: Api) -> None:
+    body = {"datasetId": api.dataset()["id"], "baseModel": "llama3.2", "suffix": "my suffix"}
+
+    response = api.post("/jobs", body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "suffix"

@@ -3,15 +3,18 @@ keeps what /api/create makes), then callable by that workspace only."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import openai
 import pytest
 import urllib3
+from django.utils import timezone
 
 from finetune import runner
 from finetune.models import Job
 from proxy.models import Model
+from proxy.tokens import count_tokens
 
 from ..proxy.conftest import add_upstream, deploy, sdk_client
 from .conftest import Api
@@ -176,3 +179,33 @@ def test_it_removes_what_it_created_when_a_later_host_fails(
     assert "ollama-b" in response.json()["error"]["message"]
     assert not any("support-bot" in m for m in ollama_models(upstream))
     assert not Model.objects.filter(name="support-bot").exists()
+
+
+def test_it_lists_the_room_left_for_chats_as_the_models_window(api: Api, gateway) -> None:
+    job = trained(api)
+
+    api.post(f"/jobs/{job['id']}/register", {"modelName": "support-bot"})
+
+    result = api.get(f"/jobs/{job['id']}").json()["result"]
+    model = Model.objects.get(name="support-bot")
+    num_ctx = result["parameters"]["num_ctx"]
+    system = count_tokens("You are Acme's support agent. Be brief.")
+    assert model.context_window == result["contextWindow"]
+    assert model.context_window == num_ctx - system - result["exampleTokens"]
+    assert 8192 <= model.context_window < gateway["llama"].context_window
+
+
+def test_a_registration_in_progress_holds_the_job_until_its_claim_lapses(api: Api) -> None:
+    job = trained(api)
+    Job.objects.filter(pk=job["id"]).update(registering_since=timezone.now())
+
+    busy = api.post(f"/jobs/{job['id']}/register", {"modelName": "support-bot"})
+    Job.objects.filter(pk=job["id"]).update(
+        registering_since=timezone.now() - dt.timedelta(minutes=16)
+    )  # its process died holding it
+    later = api.post(f"/jobs/{job['id']}/register", {"modelName": "support-bot"})
+
+    assert busy.status_code == 409
+    assert "being registered" in busy.json()["error"]["message"]
+    assert later.status_code == 200
+    assert Job.objects.get(pk=job["id"]).registering_since is None
