@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from billing import usage_views
 from billing import views as billing_views
 from keys import views as key_views
 
@@ -15,6 +16,8 @@ urlpatterns = [
     path("w/<slug:slug>/", views.WorkspaceHomeView.as_view(), name="workspace"),
     path("w/<slug:slug>/keys/", key_views.KeyListView.as_view(), name="keys"),
     path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
+    path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
+    path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
         key_views.KeyRotateView.as_view(),

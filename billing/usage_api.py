@@ -1,11 +1,16 @@
 """The usage and quota API: a workspace's usage records, aggregated or exported as CSV, and the
 live state of its plan's limits. Any valid key of the workspace may read them; only that
 workspace's records are ever read (`workspace_records`).
+
+The dashboard's usage page (billing.usage_views) reads the same records through the same
+functions: `parse_usage_query` for the filters, `matching_records` for the query, `usage_report`
+for the totals and `csv_response` for the export.
 """
 
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +38,7 @@ from .quota import quota_snapshot
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 GROUPS = ("day", "model", "key")
+STATUSES = ("ok", "error")  # error: answered with status >= 400
 CSV_FIELDS = (
     "started_at",
     "request_id",
@@ -72,6 +78,10 @@ class UsageQuery:
     start: datetime  # inclusive
     end: datetime  # exclusive
     group_by: str | None = None
+    model: str = ""  # the model that answered (the one asked for when none did)
+    key_id: uuid.UUID | None = None
+    endpoint: str = ""
+    status: str = ""  # "", "ok" or "error"
 
 
 def parse_moment(value: str, param: str) -> datetime:
@@ -91,7 +101,8 @@ def parse_moment(value: str, param: str) -> datetime:
 
 def parse_usage_query(params: Mapping[str, str], now: datetime | None = None) -> UsageQuery:
     """`from` (inclusive) and `to` (exclusive), 30 days up to now by default, at most 366 days
-    apart; `group_by` one of day, model, key (or none: totals only)."""
+    apart; `group_by` one of day, model, key (or none: totals only); optional filters `model`,
+    `key` (a key id), `endpoint` and `status` (ok or error)."""
     now = now or datetime.now(tz=UTC)
     raw_from, raw_to = params.get("from") or "", params.get("to") or ""
     start = parse_moment(raw_from, "from") if raw_from.strip() else None
@@ -99,6 +110,7 @@ def parse_usage_query(params: Mapping[str, str], now: datetime | None = None) ->
     group_by = (params.get("group_by") or "").strip() or None
     if group_by is not None and group_by not in GROUPS:
         raise fault("group_by", f"expected one of {', '.join(GROUPS)}")
+    filters = parse_filters(params)
     end = now if end is None else end
     if start is None:
         try:
@@ -109,7 +121,25 @@ def parse_usage_query(params: Mapping[str, str], now: datetime | None = None) ->
         raise fault("from", "must not be after to")
     if end - start > timedelta(days=MAX_DAYS):
         raise fault("to", f"the range must not exceed {MAX_DAYS} days")
-    return UsageQuery(start, end, group_by)
+    return UsageQuery(start, end, group_by, **filters)
+
+
+def parse_filters(params: Mapping[str, str]) -> dict[str, Any]:
+    model = (params.get("model") or "").strip()
+    endpoint = (params.get("endpoint") or "").strip()
+    raw_key = (params.get("key") or "").strip()
+    status = (params.get("status") or "").strip()
+    if len(model) > 200:
+        raise fault("model", "must be at most 200 characters")
+    if len(endpoint) > 40:
+        raise fault("endpoint", "must be at most 40 characters")
+    if status and status not in STATUSES:
+        raise fault("status", f"expected one of {', '.join(STATUSES)}")
+    try:
+        key_id = uuid.UUID(raw_key) if raw_key else None
+    except ValueError:
+        raise fault("key", "expected an API key id") from None
+    return {"model": model, "key_id": key_id, "endpoint": endpoint, "status": status}
 
 
 def workspace_records(workspace_id: str) -> QuerySet:
@@ -117,10 +147,24 @@ def workspace_records(workspace_id: str) -> QuerySet:
     return UsageRecord.objects.for_workspace(workspace_id)
 
 
-def records_between(workspace_id: str, query: UsageQuery) -> QuerySet:
-    return workspace_records(workspace_id).filter(
+def matching_records(workspace_id: str, query: UsageQuery) -> QuerySet:
+    """The workspace's records in [start, end) that pass the query's filters."""
+    records = workspace_records(workspace_id).filter(
         started_at__gte=query.start, started_at__lt=query.end
     )
+    if query.model:  # as group_by=model names it: the model that answered, else the one asked
+        records = records.filter(
+            Q(served_model=query.model) | Q(served_model="", requested_model=query.model)
+        )
+    if query.key_id is not None:
+        records = records.filter(key_id=query.key_id)
+    if query.endpoint:
+        records = records.filter(endpoint=query.endpoint)
+    if query.status == "ok":
+        records = records.filter(status__lt=400)
+    elif query.status == "error":
+        records = records.filter(status__gte=400)
+    return records
 
 
 # --- aggregates ---------------------------------------------------------------------------------
@@ -144,7 +188,7 @@ AGGREGATES = {
 def usage_report(workspace_id: str, query: UsageQuery) -> dict[str, Any]:
     """The usage report: one query (values + annotate per group, or aggregate for totals);
     the totals of a grouped report are the sums of its groups."""
-    records = records_between(workspace_id, query)
+    records = matching_records(workspace_id, query)
     data: list[dict[str, Any]] = []
     if query.group_by is None:
         totals = _figures(records.aggregate(**AGGREGATES))
@@ -228,7 +272,7 @@ def usage_csv_lines(workspace_id: str, query: UsageQuery) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_FIELDS)
     records = (
-        records_between(workspace_id, query)
+        matching_records(workspace_id, query)
         .order_by("started_at", "id")
         .values_list(*CSV_FIELDS)
         .iterator(chunk_size=2000)
@@ -252,6 +296,15 @@ def csv_filename(query: UsageQuery) -> str:
     return f"usage-{stamp(query.start)}-{stamp(query.end)}.csv"
 
 
+def csv_response(workspace_id: str, query: UsageQuery) -> StreamingHttpResponse:
+    """The CSV export as a streamed download (the API's and the dashboard's)."""
+    response = StreamingHttpResponse(
+        usage_csv_lines(workspace_id, query), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{csv_filename(query)}"'
+    return response
+
+
 # --- views --------------------------------------------------------------------------------------
 
 
@@ -262,7 +315,7 @@ def _principal(request: Any) -> Principal:
     return principal
 
 
-RANGE_PARAMETERS = [
+FILTER_PARAMETERS = [
     OpenApiParameter(
         "from",
         OpenApiTypes.STR,
@@ -275,6 +328,25 @@ RANGE_PARAMETERS = [
         OpenApiTypes.STR,
         description="End, exclusive: an ISO date or datetime. Default: now. At most 366 days "
         "after `from`.",
+    ),
+    OpenApiParameter(
+        "model",
+        OpenApiTypes.STR,
+        description="Only calls answered by this model (or, for calls no model answered, "
+        "that asked for it).",
+    ),
+    OpenApiParameter("key", OpenApiTypes.UUID, description="Only calls made with this key id."),
+    OpenApiParameter(
+        "endpoint",
+        OpenApiTypes.STR,
+        description="Only calls to this endpoint, as records name it (chat_completions, "
+        "messages, chat, …).",
+    ),
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        enum=list(STATUSES),
+        description="ok: answered with a status below 400; error: 400 or above.",
     ),
 ]
 
@@ -324,7 +396,7 @@ class UsageView(APIView):
     @extend_schema(
         tags=["usage"],
         parameters=[
-            *RANGE_PARAMETERS,
+            *FILTER_PARAMETERS,
             OpenApiParameter(
                 "group_by",
                 OpenApiTypes.STR,
@@ -371,7 +443,7 @@ class UsageCsvView(APIView):
     @extend_schema(
         tags=["usage"],
         operation_id="api_v1_usage_csv_retrieve",
-        parameters=RANGE_PARAMETERS,
+        parameters=FILTER_PARAMETERS,
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,
@@ -386,11 +458,7 @@ class UsageCsvView(APIView):
     def get(self, request: Any) -> StreamingHttpResponse:
         principal = _principal(request)
         query = parse_usage_query(request.query_params)
-        response = StreamingHttpResponse(
-            usage_csv_lines(principal.workspace_id, query), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{csv_filename(query)}"'
-        return response
+        return csv_response(principal.workspace_id, query)
 
 
 class QuotaLimit(serializers.Serializer):
