@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 from django_ratelimit.core import is_ratelimited
 
+from billing import overview
 from billing.models import Plan
 from billing.services import NoDefaultPlan
 from keys.models import ApiKey
@@ -218,6 +219,9 @@ class WorkspaceHomeView(WorkspaceMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         plan = context["plan"]
         context["limits"] = plan_limits(plan) if plan else []
+        context["meters"] = overview.meters(self.workspace) if plan else []
+        context["balance"] = overview.balance_of(self.workspace)
+        context["charts"] = overview.usage_charts(self.workspace)
         context["key_count"] = (
             ApiKey.objects.for_workspace(self.workspace)
             .filter(revoked_at__isnull=True)

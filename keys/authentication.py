@@ -40,6 +40,24 @@ def extract_secret(meta: dict[str, Any]) -> str | None:
     return header or None
 
 
+def plan_limits(plan: Any) -> PlanLimits | None:
+    if plan is None:
+        return None
+    return PlanLimits(
+        code=plan.code,
+        scopes=tuple(plan.scopes),
+        monthly_credits=plan.monthly_credits,
+        requests_per_5h=plan.requests_per_5h,
+        requests_per_week=plan.requests_per_week,
+        rpm=plan.rpm,
+        tpm=plan.tpm,
+        max_concurrency=plan.max_concurrency,
+        model_patterns=tuple(plan.model_patterns),
+        tiers=tuple(plan.tiers),
+        prepaid=plan.prepaid,
+    )
+
+
 def principal_from_key(key: ApiKey) -> Principal:
     subscription = getattr(key.workspace, "subscription", None)
     plan = subscription.plan if subscription else None
@@ -51,24 +69,28 @@ def principal_from_key(key: ApiKey) -> Principal:
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
         revoked=key.revoked_at is not None,
         subscription_active=bool(subscription and subscription.is_active),
-        plan=PlanLimits(
-            code=plan.code,
-            scopes=tuple(plan.scopes),
-            monthly_credits=plan.monthly_credits,
-            requests_per_5h=plan.requests_per_5h,
-            requests_per_week=plan.requests_per_week,
-            rpm=plan.rpm,
-            tpm=plan.tpm,
-            max_concurrency=plan.max_concurrency,
-            model_patterns=tuple(plan.model_patterns),
-            tiers=tuple(plan.tiers),
-            prepaid=plan.prepaid,
-        )
-        if plan
-        else None,
+        plan=plan_limits(plan),
         key_model_patterns=tuple(key.model_patterns),
         key_rpm=key.rpm_limit,
         default_tier=key.default_tier,
+        period_anchor=subscription.current_period_start.timestamp() if subscription else None,
+    )
+
+
+def workspace_principal(workspace: Any) -> Principal:
+    """The workspace itself, with every scope of its plan and no key: what the dashboard reads
+    the workspace's limits and models as (it never calls the gateway with it)."""
+    subscription = getattr(workspace, "subscription", None)
+    plan = subscription.plan if subscription else None
+    return Principal(
+        key_id="",
+        key_name="",
+        workspace_id=str(workspace.pk),
+        key_scopes=tuple(plan.scopes) if plan else (),
+        expires_at=None,
+        revoked=False,
+        subscription_active=bool(subscription and subscription.is_active),
+        plan=plan_limits(plan),
         period_anchor=subscription.current_period_start.timestamp() if subscription else None,
     )
 
