@@ -7,6 +7,7 @@ from django.urls import path
 from billing import usage_views
 from billing import views as billing_views
 from keys import views as key_views
+from proxy import dashboard as gateway_views
 
 from . import views
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("w/<slug:slug>/keys/", key_views.KeyListView.as_view(), name="keys"),
     path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
+    path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
