@@ -114,7 +114,10 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["workspace", "started_at"], name="usage_by_workspace_time")]
+        indexes = [
+            models.Index(fields=["workspace", "started_at"], name="usage_by_workspace_time"),
+            models.Index(fields=["started_at"], name="usage_by_time"),  # operator's views
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.endpoint} {self.status}"

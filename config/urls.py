@@ -13,6 +13,7 @@ from billing.urls import billing_api_patterns
 from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
 from proxy.local_api import local_api_patterns
+from proxy.status import status_view
 from proxy.urls import api_v1_patterns, v1_patterns
 from proxy.views import unknown_api_path
 
@@ -48,6 +49,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include("accounts.dashboard_urls")),
+    path("admin/status/", admin.site.admin_view(status_view), name="operator-status"),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON
 ]

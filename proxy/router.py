@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,50 @@ def _cooldown_key(deployment_id: int) -> str:
     return f"router:cool:dep:{deployment_id}"
 
 
+def _failure_key(deployment_id: int) -> str:
+    return f"router:fail:dep:{deployment_id}"
+
+
 def _key_cooldown_key(upstream_id: int, index: int) -> str:
     return f"router:cool:key:{upstream_id}:{index}"
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    cooled_until: float | None  # epoch seconds, while it cools down
+    recent_failures: int  # failures counting toward its next cool-down
+
+
+def deployment_states(deployment_ids: Iterable[int]) -> dict[int, DeploymentState]:
+    """The shared state of these deployments as every process sees it now, in one read (the
+    operator's status page; the hot path keeps its own per-process view in Router)."""
+    ids = list(deployment_ids)
+    found = cache.get_many([_cooldown_key(i) for i in ids] + [_failure_key(i) for i in ids])
+    now = time.time()
+    states = {}
+    for deployment_id in ids:
+        until = found.get(_cooldown_key(deployment_id)) or 0.0
+        states[deployment_id] = DeploymentState(
+            cooled_until=until if until > now else None,
+            recent_failures=int(found.get(_failure_key(deployment_id)) or 0),
+        )
+    return states
+
+
+def cooled_keys(key_counts: Mapping[int, int]) -> dict[int, dict[int, float]]:
+    """Upstream id → {index of a key cooling down now: until when}, from {upstream id: its
+    number of keys}, in one read."""
+    names = {
+        (u, i): _key_cooldown_key(u, i) for u, count in key_counts.items() for i in range(count)
+    }
+    found = cache.get_many(list(names.values()))
+    now = time.time()
+    cooled: dict[int, dict[int, float]] = {}
+    for (upstream_id, index), name in names.items():
+        until = found.get(name)
+        if until and until > now:
+            cooled.setdefault(upstream_id, {})[index] = until
+    return cooled
 
 
 class Router:
@@ -80,7 +123,7 @@ class Router:
         return {d.id: until for d in deployments if (until := self._seen[d.id][1]) and until > now}
 
     def record_failure(self, deployment: DeploymentInfo) -> None:
-        name = f"router:fail:dep:{deployment.id}"
+        name = _failure_key(deployment.id)
         window = settings.ROUTER_FAILURE_WINDOW_SECONDS
         failures = cache.bump(name, timeout=window)
         self._failing.add(deployment.id)
@@ -98,7 +141,7 @@ class Router:
     def record_success(self, deployment: DeploymentInfo) -> None:
         if deployment.id in self._failing:
             self._failing.discard(deployment.id)
-            cache.delete(f"router:fail:dep:{deployment.id}")
+            cache.delete(_failure_key(deployment.id))
 
     def pick_key(self, upstream: UpstreamInfo) -> tuple[int, str | None] | None:
         """(index, key) of the next key in turn that is not cooled; None if all are."""
