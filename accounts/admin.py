@@ -47,6 +47,7 @@ class GrantForm(forms.Form):
 class WorkspaceAdmin(admin.ModelAdmin):
     actions = ["grant_credits"]
     list_display = ["name", "slug", "plan_code", "balance", "created_at"]
+    list_filter = ["subscription__plan", "subscription__status"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["id", "created_at"]
     inlines = [MembershipInline]
@@ -70,6 +71,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         form = GrantForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
+            # One ledger entry each, also pushed to the live balance the gateway admits against.
             for workspace in queryset:
                 entry = grant(
                     workspace,

@@ -1,33 +1,55 @@
 from __future__ import annotations
 
+import csv
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
+from proxy.models import Deployment, Upstream
+
 from .ledger import generate_codes
-from .models import Balance, CatalogSetting, LedgerEntry, Plan, RedemptionCode, Subscription
+from .models import (
+    Balance,
+    CatalogSetting,
+    LedgerEntry,
+    Plan,
+    RedemptionCode,
+    Subscription,
+    UsageRecord,
+)
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
         "code", "name", "scopes", "monthly_credits", "requests_per_5h", "requests_per_week",
-        "rpm", "tpm", "max_concurrency", "prepaid", "is_public", "order",
+        "rpm", "tpm", "max_concurrency", "prepaid", "is_public", "order", "subscriptions",
     ]  # fmt: skip
     list_editable = ["rpm", "tpm", "max_concurrency", "is_public", "order"]
     list_filter = ["prepaid", "is_public"]
     search_fields = ["code", "name"]
+    # Saving a plan (here or in the list) orphans every cached authentication (billing.signals):
+    # the gateway enforces the new limits within API_KEY_LOCAL_CACHE_SECONDS in every process.
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        return super().get_queryset(request).annotate(subscribers=Count("subscriptions"))
+
+    @admin.display(description="subscriptions", ordering="subscribers")
+    def subscriptions(self, plan: Plan) -> int:
+        return plan.subscribers  # type: ignore[attr-defined]
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["workspace", "plan", "status", "current_period_start", "current_period_end"]
     list_filter = ["status", "plan"]
+    list_select_related = ["workspace", "plan"]
     search_fields = ["workspace__name", "workspace__slug"]
     autocomplete_fields = ["workspace"]
 
@@ -40,6 +62,7 @@ class CatalogSettingAdmin(admin.ModelAdmin):
 @admin.register(Balance)
 class BalanceAdmin(admin.ModelAdmin):
     list_display = ["workspace", "amount", "updated_at"]
+    list_select_related = ["workspace"]
     search_fields = ["workspace__name", "workspace__slug"]
     readonly_fields = ["workspace", "amount", "updated_at"]
 
@@ -54,12 +77,15 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         "workspace",
         "kind",
         "amount",
+        "unit",
         "balance_after",
         "reason",
         "created_by",
     ]
-    list_filter = ["kind", "created_at"]
+    list_filter = ["kind", "unit", "created_at"]
+    list_select_related = ["workspace", "created_by"]
     search_fields = ["workspace__name", "workspace__slug", "reason", "call_id"]
+    # Grants are made with the workspaces' "Grant credits" action, never typed in here.
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -74,7 +100,25 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 class GenerateCodesForm(forms.Form):
     count = forms.IntegerField(min_value=1, max_value=10_000, initial=10)
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
-    batch = forms.CharField(required=False, max_length=60)
+    batch = forms.CharField(required=False, max_length=60, help_text="empty: batch-<date-time>")
+    expires_at = forms.DateTimeField(
+        required=False, help_text="YYYY-MM-DD HH:MM (server time); empty: never"
+    )
+
+
+class RedeemedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("open", "not redeemed"), ("redeemed", "redeemed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "open":
+            return queryset.filter(redeemed_at__isnull=True)
+        if self.value() == "redeemed":
+            return queryset.filter(redeemed_at__isnull=False)
+        return queryset
 
 
 @admin.register(RedemptionCode)
@@ -88,10 +132,24 @@ class RedemptionCodeAdmin(admin.ModelAdmin):
         "redeemed_by",
         "redeemed_at",
     ]
-    list_filter = ["batch", "redeemed_at"]
+    list_filter = [RedeemedFilter, "batch", "redeemed_at"]
+    list_select_related = ["redeemed_by"]
     search_fields = ["code", "batch"]
     readonly_fields = ["redeemed_by", "redeemed_at"]
     change_list_template = "admin/billing/redemptioncode/change_list.html"
+    actions = ["export_csv"]
+
+    @admin.action(description="Export the selected codes as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[RedemptionCode]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="redemption-codes.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["code", "amount", "batch", "expires_at", "redeemed_at"])
+        for code in queryset.order_by("batch", "code"):
+            writer.writerow(
+                [code.code, code.amount, code.batch, code.expires_at or "", code.redeemed_at or ""]
+            )
+        return response
 
     def get_urls(self) -> list:
         custom = [
@@ -110,10 +168,103 @@ class RedemptionCodeAdmin(admin.ModelAdmin):
                 form.cleaned_data["count"],
                 form.cleaned_data["amount"],
                 batch=form.cleaned_data["batch"],
+                expires_at=form.cleaned_data["expires_at"],
             )
-            self.message_user(request, f"Generated {len(made.codes)} codes in batch {made.batch}.")
+            self.message_user(
+                request,
+                f"Generated {len(made.codes)} codes worth ${form.cleaned_data['amount']} each "
+                f"in batch {made.batch}; select them and export them as CSV to hand them out.",
+            )
             return redirect(
                 f"{reverse('admin:billing_redemptioncode_changelist')}?batch={made.batch}"
             )
         context = {**self.admin_site.each_context(request), "form": form, "title": "Generate codes"}
         return render(request, "admin/billing/generate_codes.html", context)
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [
+            ("ok", "succeeded (< 400)"),
+            ("client", "refused or client error (4xx)"),
+            ("error", "error (≥ 500)"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "ok":
+            return queryset.filter(status__lt=400)
+        if value == "client":
+            return queryset.filter(status__gte=400, status__lt=500)
+        if value == "error":
+            return queryset.filter(status__gte=500)
+        return queryset
+
+
+class UpstreamFilter(admin.SimpleListFilter):
+    title = "upstream"
+    parameter_name = "upstream"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        found = Upstream.objects.filter(workspace=None).values_list("pk", "name")
+        return [(str(pk), name) for pk, name in found] + [("none", "no deployment")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(deployment_id__isnull=True)
+        if value and value.isdigit():
+            ids = Deployment.objects.filter(upstream_id=int(value)).values("pk")
+            return queryset.filter(deployment_id__in=ids)
+        return queryset
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    """Read-only: records are what happened, written by the gateway alone."""
+
+    list_display = [
+        "started_at", "request_id", "workspace", "endpoint", "requested_model", "served_model",
+        "upstream",
+        "status", "error_code", "tokens", "cost", "latency_ms", "stream",
+    ]  # fmt: skip
+    list_filter = [OutcomeFilter, UpstreamFilter, "endpoint", "dialect", "stream", "started_at"]
+    list_select_related = ["workspace"]
+    search_fields = [
+        "=request_id", "=call_id", "workspace__slug", "workspace__name", "served_model",
+        "requested_model", "error_code", "end_user",
+    ]  # fmt: skip
+    show_full_result_count = False  # no second COUNT(*) over a large table
+    show_facets = admin.ShowFacets.NEVER  # nor one per filter choice
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UsageRecord]:
+        deployment = Deployment.objects.filter(pk=OuterRef("deployment_id"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(upstream_name=Subquery(deployment.values("upstream__name")[:1]))
+        )
+
+    @admin.display(description="tokens in/out")
+    def tokens(self, record: UsageRecord) -> str:
+        return f"{record.prompt_tokens}/{record.completion_tokens}" + (
+            " (est.)" if record.tokens_estimated else ""
+        )
+
+    @admin.display(description="upstream")
+    def upstream(self, record: UsageRecord) -> str:
+        if record.deployment_id is None:
+            return "—"
+        return record.upstream_name or f"deployment {record.deployment_id} (deleted)"  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
