@@ -6,6 +6,7 @@ from django.urls import path
 
 from billing import usage_views
 from billing import views as billing_views
+from finetune import dashboard as finetune_views
 from keys import views as key_views
 from proxy import dashboard as gateway_views
 
@@ -20,6 +21,12 @@ urlpatterns = [
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
+    path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
+    path(
+        "w/<slug:slug>/finetune/jobs/<str:job_id>/",
+        finetune_views.JobProgressView.as_view(),
+        name="finetune_job",
+    ),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
         key_views.KeyRotateView.as_view(),

@@ -149,7 +149,7 @@ def usage_payload(call: Call) -> dict:
         "call_id": call.call_id,
         "request_id": call.request_id,
         "workspace_id": call.principal.workspace_id,
-        "key_id": call.principal.key_id,
+        "key_id": call.principal.key_id or None,  # none: a dashboard action
         "end_user": call.end_user[:256],
         "endpoint": call.endpoint,
         "dialect": call.dialect,

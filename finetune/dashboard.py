@@ -1,0 +1,216 @@
+"""The dashboard's Fine-tune page: upload a dataset (and see its faults), train a model from it,
+follow jobs with a live progress bar and log tail. The same services as the API, charged the
+same credits (the workspace's own limits, no key)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.dashboard import WorkspaceMixin
+from billing import metering
+from billing.metering import Call
+from keys.authentication import workspace_principal
+from keys.principal import Principal
+from proxy.errors import ApiError
+from proxy.pipeline import visible_models
+
+from . import services
+from .api import DIGITS, iso, job_object
+from .datasets import DatasetInvalid, DatasetTooLarge, parse_jsonl
+from .models import Dataset, Job, Method
+
+SCOPE = "chat_agent_train"
+
+
+class UploadForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False, help_text="default: the file's name")
+    file = forms.FileField(
+        help_text="JSON Lines: one record per line (chat, prompt/completion or instruction/output)"
+    )
+
+
+class TrainForm(forms.Form):
+    dataset = forms.ChoiceField()
+    base_model = forms.ChoiceField(label="Base model")
+    method = forms.ChoiceField(choices=Method.choices, initial=Method.MODELFILE)
+
+    def __init__(
+        self, *args: Any, datasets: list[Dataset], models: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [
+            (str(d.pk), f"{d.title} ({d.records} records)") for d in datasets
+        ]
+        self.fields["base_model"].choices = [(m, m) for m in models]
+
+
+@contextmanager
+def charged(principal: Principal, endpoint: str) -> Iterator[Call]:
+    """One dashboard action through the plan's limits and credits, like the API call it mirrors:
+    admitted first, charged only if it succeeds."""
+    call = Call(
+        principal=principal,
+        request_id=f"dash_{uuid.uuid4().hex}",
+        endpoint=endpoint,
+        dialect="dashboard",
+    )
+    metering.admit(call, units_offpeak=0, units_peak=0)
+    try:
+        yield call
+    except ApiError as error:
+        call.fail(error.status, error.code)
+        raise
+    except BaseException:
+        call.fail(500, "internal_error")
+        raise
+    finally:
+        metering.settle(call)
+
+
+class FinetunePage(WorkspaceMixin, TemplateView):
+    template_name = "finetune/finetune.html"
+
+    @property
+    def principal(self) -> Principal:
+        return workspace_principal(self.workspace)
+
+    def allowed(self) -> bool:
+        return SCOPE in self.principal.scopes
+
+    def trainable_models(self) -> list[str]:
+        return [
+            m.name
+            for m in visible_models(self.principal)
+            if m.kind == "chat" and services.ollama_deployments(m)
+        ]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        datasets = list(Dataset.objects.for_workspace(self.workspace)[:50])
+        context.update(
+            allowed=self.allowed(),
+            datasets=datasets,
+            jobs=[job_object(j) for j in Job.objects.for_workspace(self.workspace)[:50]],
+            upload_form=kwargs.get("upload_form") or UploadForm(),
+            train_form=kwargs.get("train_form")
+            or TrainForm(datasets=datasets, models=self.trainable_models()),
+            dataset_errors=kwargs.get("dataset_errors") or [],
+            max_bytes=settings.FINETUNE_DATASET_MAX_BYTES,
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.allowed():
+            return self.get(request, *args, **kwargs)
+        action = self.upload if request.POST.get("action") == "upload" else self.train
+        return action(request)
+
+    def upload(self, request: HttpRequest) -> HttpResponse:
+        form = UploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(upload_form=form))
+        upload = form.cleaned_data["file"]
+        title = form.cleaned_data["title"] or upload.name.rsplit(".", 1)[0]
+        faults: list[str] = []
+        try:
+            with charged(self.principal, "dataset_create"):
+                if upload.size > settings.FINETUNE_DATASET_MAX_BYTES:
+                    raise ApiError(
+                        413,
+                        "dataset_too_large",
+                        f"The file is larger than {settings.FINETUNE_DATASET_MAX_BYTES:,} bytes.",
+                    )
+                try:
+                    parsed = parse_jsonl(upload.read())
+                except DatasetTooLarge as exc:
+                    raise ApiError(413, "dataset_too_large", str(exc)) from exc
+                except DatasetInvalid as exc:
+                    faults = exc.faults + (
+                        [f"… and {exc.total - len(exc.faults)} more"]
+                        if exc.total > len(exc.faults)
+                        else []
+                    )
+                    raise ApiError(
+                        400,
+                        "invalid_dataset",
+                        f"The dataset has {exc.total} fault(s); nothing was stored.",
+                    ) from exc
+                dataset = services.create_dataset(str(self.workspace.pk), title[:200], parsed)
+        except ApiError as error:
+            form.add_error("file", error.message)
+            return self.render_to_response(
+                self.get_context_data(upload_form=form, dataset_errors=faults), status=error.status
+            )
+        messages.success(
+            request,
+            f"Dataset “{dataset.title}” stored: {dataset.records} records, about {dataset.estimated_tokens:,} tokens.",
+        )
+        return redirect("dashboard:finetune", slug=self.workspace.slug)
+
+    def train(self, request: HttpRequest) -> HttpResponse:
+        datasets = list(Dataset.objects.for_workspace(self.workspace)[:50])
+        form = TrainForm(request.POST, datasets=datasets, models=self.trainable_models())
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(train_form=form), status=400)
+        data = form.cleaned_data
+        try:
+            with charged(self.principal, "job_create"):
+                dataset = services.owned(
+                    Dataset.objects, str(self.workspace.pk), data["dataset"], "dataset"
+                )
+                model = next(
+                    m for m in visible_models(self.principal) if m.name == data["base_model"]
+                )
+                job = services.create_job(
+                    str(self.workspace.pk),
+                    services.JobSpec(dataset, model, data["method"], 3, None, ""),
+                )
+            with charged(self.principal, "job_start"):
+                services.start_job(job)
+        except ApiError as error:
+            form.add_error(None, error.message)
+            return self.render_to_response(
+                self.get_context_data(train_form=form), status=error.status
+            )
+        messages.success(request, "Training started; follow it below.")
+        return redirect("dashboard:finetune", slug=self.workspace.slug)
+
+
+class JobProgressView(WorkspaceMixin, View):
+    """The job's state, progress and log lines after `?after=`, for the page's live view."""
+
+    def get(self, request: HttpRequest, slug: str, job_id: str) -> JsonResponse:
+        try:
+            job = services.owned(Job.objects, str(self.workspace.pk), job_id, "job")
+        except ApiError:
+            return JsonResponse({"error": "not found"}, status=404)
+        after = request.GET.get("after", "0")
+        lines = services.log_lines(job, int(after) if DIGITS.fullmatch(after) else 0, 200)
+        return JsonResponse(
+            {
+                "state": job.state,
+                "progress": job.progress,
+                "error": job.error or None,
+                "modelName": job.registered_model or None,
+                "lines": [
+                    {
+                        "id": line.id,
+                        "time": iso(line.time),
+                        "level": line.level,
+                        "message": line.message,
+                    }
+                    for line in lines
+                ],
+            }
+        )

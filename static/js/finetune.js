@@ -1,0 +1,41 @@
+/* Fine-tune page: each job's progress bar and log tail, polled every 2 s while it is pending,
+   queued or running (once for finished jobs). No dependencies. */
+(function () {
+  "use strict";
+
+  var ACTIVE = ["pending", "queued", "running"];
+
+  function follow(job) {
+    var url = job.getAttribute("data-progress-url");
+    var bar = job.querySelector(".meter-bar");
+    var fill = bar.querySelector("span");
+    var badge = job.querySelector(".job-state");
+    var log = job.querySelector(".log-lines");
+    var after = 0;
+
+    function poll() {
+      fetch(url + "?after=" + after, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          fill.style.width = data.progress + "%";
+          bar.setAttribute("aria-valuenow", data.progress);
+          badge.textContent = data.state;
+          job.setAttribute("data-state", data.state);
+          data.lines.forEach(function (line) {
+            var item = document.createElement("li");
+            item.className = "level-" + line.level;
+            item.textContent = line.time.slice(11, 19) + "  " + line.message;
+            log.appendChild(item);
+            after = line.id;
+          });
+          if (data.lines.length) log.scrollTop = log.scrollHeight;
+          if (ACTIVE.indexOf(data.state) !== -1) window.setTimeout(poll, 2000);
+        })
+        .catch(function () { window.setTimeout(poll, 5000); });
+    }
+    poll();
+  }
+
+  document.querySelectorAll(".job[data-progress-url]").forEach(follow);
+})();
