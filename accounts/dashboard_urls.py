@@ -9,6 +9,7 @@ from billing import views as billing_views
 from finetune import dashboard as finetune_views
 from keys import views as key_views
 from proxy import dashboard as gateway_views
+from proxy import models_page
 
 from . import views
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
+    path("w/<slug:slug>/models/", models_page.ModelsView.as_view(), name="models"),
     path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
     path(
         "w/<slug:slug>/finetune/jobs/<str:job_id>/",
