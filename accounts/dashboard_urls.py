@@ -11,7 +11,7 @@ from keys import views as key_views
 from proxy import dashboard as gateway_views
 from proxy import models_page
 
-from . import views
+from . import docs_page, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -23,6 +23,7 @@ urlpatterns = [
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path("w/<slug:slug>/models/", models_page.ModelsView.as_view(), name="models"),
+    path("w/<slug:slug>/docs/", docs_page.DocsView.as_view(), name="docs"),
     path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
     path(
         "w/<slug:slug>/finetune/jobs/<str:job_id>/",
