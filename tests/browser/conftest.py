@@ -3,8 +3,8 @@
 One browser for the whole browser package (launched on first use, closed after its last test), a
 fresh context (cookies, storage) per test, and a screenshot of every page a test visits, named
 after the step, under var/screenshots/. Without chromium (or without the playwright package)
-every browser test is skipped, so `make test` passes on a machine without them; `.ci/run`
-installs chromium. Playwright's own browser downloads are never used: the executable is
+every browser test is skipped, so `make test` passes on a machine without them, except in CI
+(CI set), where they fail: `.ci/run` installs chromium and `make install` playwright. Playwright's own browser downloads are never used: the executable is
 /usr/bin/chromium or $PLAYWRIGHT_CHROMIUM.
 
 The gateway's models are served by the fake upstream (`gateway`, from tests/proxy), and the live
@@ -82,6 +82,8 @@ def browser() -> Iterator[Any]:
     ORM calls are allowed for as long as the browser is open (package scope, so that the loop is
     gone again before any other package's tests run)."""
     reason = _skip_reason()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"{reason}: .ci/run installs both, and the browser tests must run in CI")
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
