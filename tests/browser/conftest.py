@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +87,6 @@ def browser() -> Iterator[Any]:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -198,11 +196,13 @@ def slugify(step: str) -> str:
 
 
 @pytest.fixture
-def web(request, browser, live_server) -> Iterator[Session]:
-    """A fresh browser context (desktop size) with one page, on the live server; the catalog's
-    models are served by the fake upstream. Fails the test if a page threw a JavaScript error,
-    logged a console error or got a 5xx."""
+def web(request, browser, live_server, settings) -> Iterator[Session]:
+    """A fresh browser context (desktop size) with one page, on the live server (also the public
+    base URL of links the pages give out); the catalog's models are served by the fake upstream.
+    Fails the test if a page threw a JavaScript error, logged a console error, got a 5xx, or
+    failed to load a style, script or fetch."""
     request.getfixturevalue("gateway")
+    settings.PUBLIC_BASE_URL = live_server.url
     session = Session(browser, live_server.url)
     session.context = session.new_context()
     session.page = session.context.new_page()
