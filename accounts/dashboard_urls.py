@@ -11,7 +11,7 @@ from keys import views as key_views
 from proxy import dashboard as gateway_views
 from proxy import models_page
 
-from . import docs_page, views
+from . import docs_page, team_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -24,6 +24,22 @@ urlpatterns = [
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path("w/<slug:slug>/models/", models_page.ModelsView.as_view(), name="models"),
     path("w/<slug:slug>/docs/", docs_page.DocsView.as_view(), name="docs"),
+    path("w/<slug:slug>/team/", team_views.TeamView.as_view(), name="team"),
+    path(
+        "w/<slug:slug>/team/members/<int:member_id>/role/",
+        team_views.MemberRoleView.as_view(),
+        name="team_member_role",
+    ),
+    path(
+        "w/<slug:slug>/team/members/<int:member_id>/remove/",
+        team_views.MemberRemoveView.as_view(),
+        name="team_member_remove",
+    ),
+    path(
+        "w/<slug:slug>/team/invitations/<int:invitation_id>/revoke/",
+        team_views.InvitationRevokeView.as_view(),
+        name="team_invitation_revoke",
+    ),
     path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
     path(
         "w/<slug:slug>/finetune/jobs/<str:job_id>/",

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+
+from .tenancy import WorkspaceOwnedQuerySet
 
 
 class UserManager(BaseUserManager["User"]):
@@ -75,6 +78,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "workspace"], name="one_membership_per_user")
@@ -87,3 +92,45 @@ class Membership(models.Model):
     def can_manage(self) -> bool:
         """Owners and admins manage keys, billing and members."""
         return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class Invitation(models.Model):
+    """A link that lets whoever holds it join a workspace with a role: once, within its expiry.
+
+    Only a hash of the link's token is stored; the link is shown once, when it is made.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    note = models.CharField(
+        max_length=100, blank=True, help_text="Who it is for; only the workspace's team sees it."
+    )
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} invitation to {self.workspace}"
+
+    def status(self, now: datetime | None = None) -> str:
+        """pending, accepted, revoked or expired."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "pending"

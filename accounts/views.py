@@ -13,9 +13,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
@@ -103,6 +104,16 @@ class RateLimitedFormMixin:
 # --- sign up, log in, log out -------------------------------------------------------------------
 
 
+def safe_next(request: HttpRequest) -> str:
+    """The page to go to afterwards (`next`, as Django's LoginView takes it) if it is on this
+    site, else "" (an invitation link sends people to sign up and back)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else ""
+
+
 @method_decorator(sensitive_post_parameters("password", "password_confirm"), "dispatch")
 @method_decorator(never_cache, "dispatch")
 class SignupView(RateLimitedFormMixin, FormView):
@@ -112,8 +123,11 @@ class SignupView(RateLimitedFormMixin, FormView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            return redirect("dashboard:home")
+            return redirect(safe_next(request) or "dashboard:home")
         return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "next": safe_next(self.request)}
 
     def form_valid(self, form: SignupForm) -> HttpResponse:
         data = form.cleaned_data
@@ -129,7 +143,9 @@ class SignupView(RateLimitedFormMixin, FormView):
             return self.form_invalid(form)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(self.request, f"Welcome to Tollgate! “{workspace.name}” is ready.")
-        return redirect("dashboard:workspace", slug=workspace.slug)
+        return redirect(
+            safe_next(self.request) or reverse("dashboard:workspace", args=[workspace.slug])
+        )
 
 
 class LoginView(RateLimitedFormMixin, auth_views.LoginView):

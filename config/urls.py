@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from accounts.team_views import InvitationView
 from billing.urls import billing_api_patterns
 from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
@@ -49,6 +50,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include("accounts.dashboard_urls")),
+    path("invite/<str:token>/", InvitationView.as_view(), name="invitation"),
     path("admin/status/", admin.site.admin_view(status_view), name="operator-status"),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON

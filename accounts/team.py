@@ -1,0 +1,206 @@
+"""A workspace's team: invitations by link, roles, removal.
+
+Rules, enforced here whatever the page shows:
+- only owners and admins change the team;
+- only an owner can make an owner, or change or remove one (an invitation as owner included);
+- a workspace always keeps an owner: its last owner can be neither demoted nor removed.
+
+Every change locks the workspace's row first, so two changes of one team run one after the other
+and the owner count they check is the current one (two owners demoting each other at once leave
+one owner, not none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Invitation, Membership, Role, User, Workspace
+
+INVITATION_DAYS = 7
+TOKEN_BYTES = 32
+
+
+class TeamError(Exception):
+    """A change the rules refuse; the message says why, to the person who tried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvitationUnusable(Exception):
+    """An invitation link that cannot be used: `reason` is unknown, accepted, revoked, expired
+    or member (the user is in the workspace already)."""
+
+    def __init__(self, reason: str, invitation: Invitation | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.invitation = invitation
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # shown once, never stored
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256 random bits: a plain SHA-256 is enough to make the stored value useless."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def team_of(workspace: Workspace) -> list[Membership]:
+    """The workspace's members: owners, then admins, then members, each by email."""
+    order = {Role.OWNER: 0, Role.ADMIN: 1, Role.MEMBER: 2}
+    members = Membership.objects.for_workspace(workspace).select_related("user")
+    return sorted(members, key=lambda m: (order.get(m.role, 3), m.user.email))
+
+
+def pending_invitations(workspace: Workspace) -> list[Invitation]:
+    now = timezone.now()
+    invitations = Invitation.objects.for_workspace(workspace).select_related("invited_by")
+    return list(invitations.filter(accepted_at=None, revoked_at=None, expires_at__gt=now))
+
+
+def assignable_roles(actor: Membership) -> list[str]:
+    """The roles `actor` may give (to a member or an invitation)."""
+    if actor.role == Role.OWNER:
+        return [Role.OWNER, Role.ADMIN, Role.MEMBER]
+    if actor.role == Role.ADMIN:
+        return [Role.ADMIN, Role.MEMBER]
+    return []
+
+
+def _lock(workspace: Workspace, actor: Membership) -> Membership:
+    """Lock the workspace's team; `actor` as it is now (its role may have changed since)."""
+    Workspace.objects.select_for_update().get(pk=workspace.pk)
+    current = Membership.objects.filter(pk=actor.pk, workspace=workspace).first()
+    if current is None or not current.can_manage:
+        raise TeamError("Only owners and admins can change the team.")
+    return current
+
+
+def _current(target: Membership) -> Membership:
+    current = Membership.objects.filter(pk=target.pk).select_related("user").first()
+    if current is None:
+        raise TeamError("This person is no longer in the workspace.")
+    return current
+
+
+def _owners(workspace: Workspace) -> int:
+    return Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).count()
+
+
+def _check_role(actor: Membership, role: str) -> None:
+    if role not in Role.values:
+        raise TeamError("Choose owner, admin or member.")
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise TeamError("Only an owner can make someone an owner.")
+
+
+# --- invitations --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invite(workspace: Workspace, actor: Membership, role: str, note: str = "") -> IssuedInvitation:
+    """A new invitation link for `role`, valid for INVITATION_DAYS days and one use."""
+    actor = _lock(workspace, actor)
+    _check_role(actor, role)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        token_hash=hash_token(token),
+        role=role,
+        note=note.strip()[:100],
+        invited_by=actor.user,
+        expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
+    )
+    return IssuedInvitation(invitation, token)
+
+
+@transaction.atomic
+def revoke_invitation(invitation: Invitation, actor: Membership) -> None:
+    """A pending invitation stops working; its link says it was revoked."""
+    actor = _lock(invitation.workspace, actor)
+    if invitation.role == Role.OWNER and actor.role != Role.OWNER:
+        raise TeamError("Only an owner can revoke an invitation as owner.")
+    updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise TeamError("This invitation was already used or revoked.")
+
+
+def find_invitation(token: str) -> Invitation:
+    """The invitation a link names, if it can still be used; InvitationUnusable otherwise."""
+    invitation = (
+        Invitation.objects.select_related("workspace", "invited_by")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise InvitationUnusable("unknown")
+    status = invitation.status()
+    if status != "pending":
+        raise InvitationUnusable(status, invitation)
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(token: str, user: User) -> Membership:
+    """`user` joins the invitation's workspace with its role. One use: of two people accepting
+    one link at once, one joins and the other is told it was used."""
+    invitation = find_invitation(token)
+    workspace = invitation.workspace
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise InvitationUnusable("member", invitation)  # the link stays usable for its invitee
+    now = timezone.now()
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at=None, revoked_at=None, expires_at__gt=now
+    ).update(accepted_at=now, accepted_by=user)
+    if not claimed:
+        invitation.refresh_from_db()
+        raise InvitationUnusable(invitation.status(now), invitation)
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(user=user, workspace=workspace, role=invitation.role)
+    except IntegrityError:  # joined through another link at the same moment: nothing is kept
+        raise InvitationUnusable("member", invitation) from None
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def change_role(target: Membership, role: str, actor: Membership) -> Membership:
+    actor = _lock(target.workspace, actor)
+    _check_role(actor, role)
+    target = _current(target)
+    if target.role == role:
+        return target
+    if target.role == Role.OWNER:
+        if actor.role != Role.OWNER:
+            raise TeamError("Only an owner can change an owner's role.")
+        if _owners(target.workspace) <= 1:
+            raise TeamError("A workspace always keeps an owner: make someone else owner first.")
+    target.role = role
+    target.save(update_fields=["role"])
+    return target
+
+
+@transaction.atomic
+def remove_member(target: Membership, actor: Membership) -> None:
+    actor = _lock(target.workspace, actor)
+    target = _current(target)
+    if target.role == Role.OWNER:
+        if actor.role != Role.OWNER:
+            raise TeamError("Only an owner can remove an owner.")
+        if _owners(target.workspace) <= 1:
+            raise TeamError("A workspace always keeps an owner: make someone else owner first.")
+    target.delete()
