@@ -21,6 +21,12 @@ urlpatterns = [
     path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
+    path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
+    path(
+        "w/<slug:slug>/finetune/jobs/<str:job_id>/",
+        finetune_views.JobProgressView.as_view(),
+        name="finetune_job",
+    ),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path("w/<slug:slug>/models/", models_page.ModelsView.as_view(), name="models"),
     path("w/<slug:slug>/docs/", docs_page.DocsView.as_view(), name="docs"),
@@ -39,12 +45,6 @@ urlpatterns = [
         "w/<slug:slug>/team/invitations/<int:invitation_id>/revoke/",
         team_views.InvitationRevokeView.as_view(),
         name="team_invitation_revoke",
-    ),
-    path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
-    path(
-        "w/<slug:slug>/finetune/jobs/<str:job_id>/",
-        finetune_views.JobProgressView.as_view(),
-        name="finetune_job",
     ),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
