@@ -34,7 +34,7 @@ class Meter:
     label: str
     used: int
     limit: int
-    resets_at: str | None
+    resets_at: dt.datetime | None
 
     @property
     def percent(self) -> int:
@@ -49,10 +49,14 @@ def meters(workspace: Any) -> list[Meter]:
     """A meter for every limit the plan sets (an unlimited one has none)."""
     limits = quota_snapshot(workspace_principal(workspace))["limits"]
     return [
-        Meter(key, label, entry["used"], entry["limit"], entry["resets_at"])
+        Meter(key, label, entry["used"], entry["limit"], _moment(entry["resets_at"]))
         for name, key, label in METERS
         if (entry := limits.get(name)) and entry["limit"] is not None
     ]
+
+
+def _moment(iso: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
 
 
 def balance_of(workspace: Any) -> Balance | None:

@@ -44,7 +44,7 @@ def test_it_shows_a_meter_for_each_limit_of_the_plan_and_the_calls_made(
 
     plan = owner.workspace.subscription.plan  # Builder: rpm, tpm, concurrency, credits
     assert "<strong>2</strong> / 200" in meter(html, "rpm")
-    assert f"<strong>2</strong> / {plan.monthly_credits}" in meter(html, "credits")
+    assert f"<strong>2</strong> / {plan.monthly_credits:,}" in meter(html, "credits")
     assert 'data-limit="5h"' not in html  # the plan has no 5-hour quota
     assert "<rect" in html and "llama3.2" in html  # the charts' bars and legend
 

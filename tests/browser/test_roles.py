@@ -49,7 +49,7 @@ def test_a_member_does_not_see_billing(web, customer) -> None:
     tabs = page.get_by_role("navigation", name="Workspace")
     expect(tabs.get_by_role("link", name="Usage")).to_be_visible()
     expect(tabs.get_by_role("link", name="Billing")).to_have_count(0)
-    expect(page.locator("main")).to_contain_text("You are member of this workspace")
+    expect(page.locator("main")).to_contain_text("You are a member of this workspace")
 
     web.goto(customer.url("billing/"), "member-5-billing-refused", status=(403, 404))
     expect(page.locator("main")).not_to_contain_text("Redeem")
