@@ -11,9 +11,10 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from accounts.dashboard import WorkspaceMixin
+from accounts.views import plan_limits, unlimited
 
 from .ledger import RedemptionFailed, balance_of, redeem
-from .models import LedgerEntry
+from .models import LedgerEntry, Plan
 
 
 class RedeemForm(forms.Form):
@@ -22,6 +23,33 @@ class RedeemForm(forms.Form):
         label="Redemption code",
         widget=forms.TextInput(attrs={"placeholder": "ABCD-EFGH-JKLM-NPQR", "autocomplete": "off"}),
     )
+
+
+COMPARED = (  # (label, Plan attribute)
+    ("Monthly credits", "monthly_credits"),
+    ("Requests / 5 h", "requests_per_5h"),
+    ("Requests / week", "requests_per_week"),
+    ("Requests / min", "rpm"),
+    ("Tokens / min", "tpm"),
+    ("Concurrent", "max_concurrency"),
+)
+
+
+def plan_comparison(current: Plan | None) -> dict[str, Any]:
+    """The public plans side by side (and the current one, even if not public)."""
+    plans = list(Plan.objects.filter(is_public=True))
+    if current is not None and current not in plans:
+        plans.append(current)
+    rows = [(label, [unlimited(getattr(plan, name)) for plan in plans]) for label, name in COMPARED]
+    rows.insert(0, ("Scopes", [", ".join(plan.scopes) or "none" for plan in plans]))
+    rows.append(("Price / month", [_price(plan) for plan in plans]))
+    return {"plans": plans, "rows": rows}
+
+
+def _price(plan: Plan) -> str:
+    if plan.prepaid:
+        return "pay per token"
+    return "contact sales" if plan.monthly_price is None else f"${plan.monthly_price:,.2f}"
 
 
 class BillingView(WorkspaceMixin, TemplateView):
@@ -35,6 +63,9 @@ class BillingView(WorkspaceMixin, TemplateView):
         context.setdefault("form", RedeemForm())
         context["balance"] = balance_of(self.workspace)
         context["ledger"] = LedgerEntry.objects.for_workspace(self.workspace)[:50]
+        current = context["plan"]
+        context["limits"] = plan_limits(current) if current else []
+        context["comparison"] = plan_comparison(current)
         return context
 
     def post(self, request: HttpRequest, slug: str) -> HttpResponse:

@@ -33,3 +33,16 @@ def test_it_keeps_billing_from_members_and_outsiders(client, owner, member, outs
     assert b"/billing/" not in client.get(f"/dashboard/w/{owner.workspace.slug}/").content
     client.force_login(outsider.user)
     assert client.get(url(owner.workspace)).status_code == 404
+
+
+def test_it_shows_the_plan_and_compares_the_public_plans(client, owner) -> None:
+    client.force_login(owner.user)
+
+    html = client.get(f"/dashboard/w/{owner.workspace.slug}/billing/").content.decode()
+
+    assert "Your plan: Builder" in html
+    assert "Compare plans" in html
+    for name in ("Trial", "Starter", "Pro", "Local train", "Pay as you go"):
+        assert f">{name}" in html
+    assert "1,500,000" in html and "pay per token" in html
+    assert 'class="current" aria-current="true">Builder' in html
