@@ -101,9 +101,7 @@ def usage_charts(workspace: Any, days: int = CHART_DAYS) -> tuple[Chart, Chart]:
         )
         .annotate(day=TruncDate("started_at"))
         .values("day", "served_model", "requested_model")
-        .annotate(
-            requests=Count("id"), tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
-        )
+        .annotate(requests=Count("id"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")))
     )
     per_model: dict[str, dict[dt.date, tuple[int, int]]] = {}
     for row in rows:

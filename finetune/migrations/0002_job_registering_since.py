@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finetune', '0001_initial'),
+        ("finetune", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='registering_since',
-            field=models.DateTimeField(blank=True, help_text='a registration in progress (its claim lapses)', null=True),
+            model_name="job",
+            name="registering_since",
+            field=models.DateTimeField(
+                blank=True, help_text="a registration in progress (its claim lapses)", null=True
+            ),
         ),
     ]
