@@ -25,6 +25,19 @@ from .models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: viewed, filtered and searched, never typed in or edited."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
@@ -71,7 +84,7 @@ class BalanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "workspace",
@@ -86,15 +99,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ["workspace", "created_by"]
     search_fields = ["workspace__name", "workspace__slug", "reason", "call_id"]
     # Grants are made with the workspaces' "Grant credits" action, never typed in here.
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class GenerateCodesForm(forms.Form):
@@ -223,7 +227,7 @@ class UpstreamFilter(admin.SimpleListFilter):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdmin):
     """Read-only: records are what happened, written by the gateway alone."""
 
     list_display = [
@@ -259,12 +263,3 @@ class UsageRecordAdmin(admin.ModelAdmin):
         if record.deployment_id is None:
             return "—"
         return record.upstream_name or f"deployment {record.deployment_id} (deleted)"  # type: ignore[attr-defined]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
