@@ -27,7 +27,8 @@ def test_it_trains_on_a_worker_then_registers_and_chats(
     job = api.job()
 
     started = api.post(f"/jobs/{job['id']}/start")
-    assert started.json()["state"] == "queued"
+    assert started.status_code == 200
+    assert started.json()["state"] in ("queued", "running", "succeeded")  # a quick worker wins
     wait_for(lambda: job_state(job["id"]) == "succeeded")
 
     done = api.get(f"/jobs/{job['id']}").json()
