@@ -8,7 +8,6 @@ import math
 import re
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -21,7 +20,7 @@ from proxy.validation import fault, parse_json_object, type_name
 from proxy.views import GatewayView
 
 from . import schema, services
-from .datasets import DatasetInvalid, DatasetTooLarge, check_count, parse_jsonl, parse_records
+from .datasets import check_bytes, check_count, parse_jsonl, parse_records, too_many_bytes
 from .models import Dataset, Job, Method
 
 TAGS = ["fine-tuning"]
@@ -157,40 +156,20 @@ class DatasetsView(TrainingView):
     )
     def post(self, request: Any) -> HttpResponse:
         title, parse = self.dataset_input(request)
-        try:
-            parsed = parse()
-        except DatasetTooLarge as exc:
-            raise ApiError(413, "dataset_too_large", str(exc)) from exc
-        except DatasetInvalid as exc:
-            more = exc.total - len(exc.faults)
-            details = exc.faults + ([f"… and {more} more"] if more else [])
-            raise ApiError(
-                400,
-                "invalid_dataset",
-                f"The dataset has {exc.total} fault(s); nothing was stored. "
-                + "; ".join(exc.faults[:3])
-                + ("; …" if exc.total > 3 else ""),
-                details=details,
-            ) from exc
-        dataset = services.create_dataset(self.workspace_id, title, parsed)
+        dataset = services.create_dataset(self.workspace_id, title, parse())
         return JsonResponse(dataset_object(dataset), status=201)
 
     def dataset_input(self, request: Any) -> tuple[str, Any]:
         """(title, a function parsing the records) from a JSON body or a multipart upload; 413
         before anything is read when the body is over the dataset limit."""
-        limit = settings.FINETUNE_DATASET_MAX_BYTES
-        too_large = ApiError(
-            413, "dataset_too_large", f"The dataset is larger than the limit of {limit} bytes."
-        )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > limit + 64 * 1024:  # room for the JSON or multipart envelope
-            raise too_large
+        check_bytes(length - 64 * 1024)  # room for the JSON or multipart envelope
         content_type = request.content_type or "application/json"
         if content_type.startswith("multipart/form-data"):
-            return self.upload(request, too_large)
+            return self.upload(request)
         if content_type != "application/json":
             raise ApiError(
                 415,
@@ -205,20 +184,19 @@ class DatasetsView(TrainingView):
         if "records" in body:
             records = body["records"]
             if isinstance(records, list):
-                check_count_or_413(len(records))
+                check_count(len(records))
             return title, lambda: parse_records(records)
         jsonl = body.get("jsonl")
         if not isinstance(jsonl, str):
             raise fault("records", "expected records (an array) or jsonl (a string)")
-        if len(jsonl.encode()) > limit:
-            raise too_large
+        check_bytes(len(jsonl.encode()))
         return title, lambda: parse_jsonl(jsonl)
 
-    def upload(self, request: Any, too_large: ApiError) -> tuple[str, Any]:
+    def upload(self, request: Any) -> tuple[str, Any]:
         try:
             files, fields = request._request.FILES, request._request.POST
         except RequestDataTooBig as exc:
-            raise too_large from exc
+            raise too_many_bytes() from exc
         except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
             raise ApiError(
                 400, "invalid_request_error", f"The multipart/form-data body is malformed: {exc}"
@@ -226,8 +204,7 @@ class DatasetsView(TrainingView):
         upload = files.get("file")
         if upload is None:
             raise fault("file", "attach the .jsonl file as the form field `file`")
-        if upload.size > settings.FINETUNE_DATASET_MAX_BYTES:
-            raise too_large
+        check_bytes(upload.size)
         title = fields.get("title") or upload.name.rsplit(".", 1)[0]
         data = upload.read()
         return self.title(title), lambda: parse_jsonl(data)
@@ -239,13 +216,6 @@ class DatasetsView(TrainingView):
         if len(value) > 200:
             raise fault("title", "at most 200 characters")
         return value.strip()
-
-
-def check_count_or_413(count: int) -> None:
-    try:
-        check_count(count)
-    except DatasetTooLarge as exc:
-        raise ApiError(413, "dataset_too_large", str(exc)) from exc
 
 
 class DatasetDetailView(TrainingView):

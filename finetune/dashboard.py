@@ -27,7 +27,7 @@ from proxy.pipeline import visible_models
 
 from . import services
 from .api import DIGITS, iso, job_object
-from .datasets import DatasetInvalid, DatasetTooLarge, parse_jsonl
+from .datasets import DatasetInvalid, check_bytes, parse_jsonl
 from .models import Dataset, Job, Method
 
 SCOPE = "chat_agent_train"
@@ -122,35 +122,20 @@ class FinetunePage(WorkspaceMixin, TemplateView):
             return self.render_to_response(self.get_context_data(upload_form=form))
         upload = form.cleaned_data["file"]
         title = form.cleaned_data["title"] or upload.name.rsplit(".", 1)[0]
-        faults: list[str] = []
         try:
             with charged(self.principal, "dataset_create"):
-                if upload.size > settings.FINETUNE_DATASET_MAX_BYTES:
-                    raise ApiError(
-                        413,
-                        "dataset_too_large",
-                        f"The file is larger than {settings.FINETUNE_DATASET_MAX_BYTES:,} bytes.",
-                    )
-                try:
-                    parsed = parse_jsonl(upload.read())
-                except DatasetTooLarge as exc:
-                    raise ApiError(413, "dataset_too_large", str(exc)) from exc
-                except DatasetInvalid as exc:
-                    faults = exc.faults + (
-                        [f"… and {exc.total - len(exc.faults)} more"]
-                        if exc.total > len(exc.faults)
-                        else []
-                    )
-                    raise ApiError(
-                        400,
-                        "invalid_dataset",
-                        f"The dataset has {exc.total} fault(s); nothing was stored.",
-                    ) from exc
+                check_bytes(upload.size)
+                parsed = parse_jsonl(upload.read())
                 dataset = services.create_dataset(str(self.workspace.pk), title[:200], parsed)
+        except DatasetInvalid as invalid:
+            form.add_error("file", invalid.headline)
+            return self.render_to_response(
+                self.get_context_data(upload_form=form, dataset_errors=invalid.details), status=400
+            )
         except ApiError as error:
             form.add_error("file", error.message)
             return self.render_to_response(
-                self.get_context_data(upload_form=form, dataset_errors=faults), status=error.status
+                self.get_context_data(upload_form=form), status=error.status
             )
         messages.success(
             request,

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
+from proxy.errors import ApiError
 from proxy.tokens import prompt_tokens
 from proxy.validation import type_name
 
@@ -27,15 +28,39 @@ MAX_FAULTS_SHOWN = 50
 ROLES = ("system", "user", "assistant")
 
 
-class DatasetInvalid(Exception):
+class DatasetInvalid(ApiError):
+    """400 invalid_dataset: `details` lists the faults with their places (the first
+    MAX_FAULTS_SHOWN of `total`); nothing is stored."""
+
     def __init__(self, faults: list[str], total: int) -> None:
-        super().__init__(f"{total} fault(s)")
+        self.headline = f"The dataset has {total} fault(s); nothing was stored."
+        summary = "; ".join(faults[:3]) + ("; …" if total > 3 else "")
+        more = total - len(faults)
+        super().__init__(
+            400,
+            "invalid_dataset",
+            f"{self.headline} {summary}",
+            details=faults + ([f"… and {more} more"] if more else []),
+        )
         self.faults = faults
         self.total = total
 
 
-class DatasetTooLarge(Exception):
-    pass
+class DatasetTooLarge(ApiError):
+    """413 dataset_too_large, raised before the records are parsed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, "dataset_too_large", message)
+
+
+def too_many_bytes() -> DatasetTooLarge:
+    limit = settings.FINETUNE_DATASET_MAX_BYTES
+    return DatasetTooLarge(f"The dataset is larger than the limit of {limit} bytes.")
+
+
+def check_bytes(size: int) -> None:
+    if size > settings.FINETUNE_DATASET_MAX_BYTES:
+        raise too_many_bytes()
 
 
 class Fault(Exception):

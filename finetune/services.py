@@ -71,21 +71,20 @@ def create_dataset(workspace_id: str, title: str, parsed: ParsedDataset) -> Data
 
 
 def delete_dataset(dataset: Dataset) -> None:
-    in_use = ApiError(
-        409,
-        "dataset_in_use",
-        "Fine-tune jobs use this dataset; delete them first "
-        f"({', '.join(str(pk) for pk in dataset.jobs.values_list('pk', flat=True)[:5])}).",
-    )
-    if dataset.jobs.exists():
-        raise in_use
+    """Delete the row, then its file once that has committed; 409 while a job uses it (the
+    foreign key refuses it too, should a job be created meanwhile)."""
     name = dataset.file.name
     try:
         with transaction.atomic():
             dataset.delete()
             transaction.on_commit(lambda: default_storage.delete(name))
-    except ProtectedError:  # a job was created meanwhile
-        raise in_use from None
+    except ProtectedError:
+        jobs = ", ".join(str(pk) for pk in dataset.jobs.values_list("pk", flat=True)[:5])
+        raise ApiError(
+            409,
+            "dataset_in_use",
+            f"Fine-tune jobs use this dataset; delete them first ({jobs}).",
+        ) from None
 
 
 # --- jobs ---------------------------------------------------------------------------------------
