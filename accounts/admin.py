@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,10 +10,12 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from billing.ledger import grant
 
-from .models import Membership, User, Workspace
+from .models import Invitation, Membership, User, Workspace
+from .team import revoke_invitations
 
 
 @admin.register(User)
@@ -91,3 +94,88 @@ class WorkspaceAdmin(admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return render(request, "admin/accounts/grant_credits.html", context)
+
+
+class InvitationStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [(status, status) for status in ("pending", "accepted", "revoked", "expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> QuerySet:
+        now = timezone.now()
+        open_ = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        value = self.value()
+        if value == "pending":
+            return open_.filter(expires_at__gt=now)
+        if value == "accepted":
+            return queryset.filter(accepted_at__isnull=False)
+        if value == "revoked":
+            return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=False)
+        if value == "expired":
+            return open_.filter(expires_at__lte=now)
+        return queryset
+
+
+SKIPPED_WORDS = {"accepted": "already used", "revoked": "already revoked", "expired": "expired"}
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Viewed, filtered and revoked here; made on the workspace's Team page (the link is shown
+    to its maker once). The token's hash is neither shown nor editable."""
+
+    list_display = [
+        "workspace", "role", "email_or_dash", "note", "created_by", "created_at", "expires_at",
+        "invitation_status",
+    ]  # fmt: skip
+    list_filter = [InvitationStatusFilter, "role", "created_at"]
+    list_select_related = ["workspace", "invited_by"]
+    search_fields = ["workspace__name", "workspace__slug", "email", "note", "invited_by__email"]
+    fields = [
+        "workspace", "role", "email", "note", "invited_by", "created_at", "expires_at",
+        "accepted_at", "accepted_by", "revoked_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a link is only worth something to the one who sees its token
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # nothing to edit: revoke with the action
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked or expired invitations stay as the record of who was invited
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return super().has_change_permission(request)  # the model's change permission
+
+    @admin.display(description="email", ordering="email")
+    def email_or_dash(self, invitation: Invitation) -> str:
+        return invitation.email or "—"
+
+    @admin.display(description="created by", ordering="invited_by__email")
+    def created_by(self, invitation: Invitation) -> str:
+        return invitation.invited_by.email if invitation.invited_by else "—"
+
+    @admin.display(description="status")
+    def invitation_status(self, invitation: Invitation) -> str:
+        return invitation.status()
+
+    @admin.action(description="Revoke selected invitations", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        outcome = revoke_invitations(queryset)
+        skipped = ", ".join(
+            f"{outcome.skipped[status]} {words}"
+            for status, words in SKIPPED_WORDS.items()
+            if outcome.skipped.get(status)
+        )
+        self.message_user(
+            request,
+            f"Revoked {outcome.revoked} invitation(s)"
+            + (f"; skipped {skipped}" if skipped else "")
+            + ".",
+            messages.SUCCESS if outcome.revoked else messages.WARNING,
+        )

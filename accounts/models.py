@@ -106,6 +106,9 @@ class Invitation(models.Model):
     note = models.CharField(
         max_length=100, blank=True, help_text="Who it is for; only the workspace's team sees it."
     )
+    email = models.EmailField(
+        blank=True, help_text="Where the link was also sent by e-mail, if anywhere."
+    )
     invited_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

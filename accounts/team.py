@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .forms import normalize_email
 from .models import Invitation, Membership, Role, User, Workspace
 
 INVITATION_DAYS = 7
@@ -108,8 +111,11 @@ def _check_role(actor: Membership, role: str) -> None:
 
 
 @transaction.atomic
-def invite(workspace: Workspace, actor: Membership, role: str, note: str = "") -> IssuedInvitation:
-    """A new invitation link for `role`, valid for INVITATION_DAYS days and one use."""
+def invite(
+    workspace: Workspace, actor: Membership, role: str, note: str = "", email: str = ""
+) -> IssuedInvitation:
+    """A new invitation link for `role`, valid for INVITATION_DAYS days and one use; `email`,
+    if any, is where it is also sent (see send_invitation)."""
     actor = _lock(workspace, actor)
     _check_role(actor, role)
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -118,6 +124,7 @@ def invite(workspace: Workspace, actor: Membership, role: str, note: str = "") -
         token_hash=hash_token(token),
         role=role,
         note=note.strip()[:100],
+        email=normalize_email(email),
         invited_by=actor.user,
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
     )
@@ -135,6 +142,27 @@ def revoke_invitation(invitation: Invitation, actor: Membership) -> None:
     )
     if not updated:
         raise TeamError("This invitation was already used or revoked.")
+
+
+@dataclass(frozen=True)
+class RevokeOutcome:
+    revoked: int
+    skipped: dict[str, int]  # status → count: accepted, revoked, expired
+
+
+def revoke_invitations(invitations: Iterable[Invitation]) -> RevokeOutcome:
+    """The operator's revocation (Django admin): every still-pending invitation among
+    `invitations` stops working; used, revoked and expired ones stay as they are, counted."""
+    ids = [invitation.pk for invitation in invitations]
+    now = timezone.now()
+    revoked = Invitation.objects.filter(
+        pk__in=ids, accepted_at=None, revoked_at=None, expires_at__gt=now
+    ).update(revoked_at=now)
+    skipped = Counter(
+        invitation.status(now)
+        for invitation in Invitation.objects.filter(pk__in=ids).exclude(revoked_at=now)
+    )
+    return RevokeOutcome(revoked, dict(skipped))
 
 
 def find_invitation(token: str) -> Invitation:
