@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.team_views import InvitationView
+from agents.urls import agents_api_patterns
 from billing.urls import billing_api_patterns
 from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
@@ -33,6 +34,7 @@ api_v1 = [
     *billing_api_patterns,
     *local_api_patterns,
     *finetune_api_patterns,
+    *agents_api_patterns,
 ]
 
 urlpatterns = [

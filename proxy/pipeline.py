@@ -308,16 +308,21 @@ def run(
     model_kind: str = "chat",
     fallback_model: str | None = None,
     optional_reasoning: bool = False,
+    requested_model: str | None = None,
 ) -> HttpResponse:
     """Resolve, admit, route, render, settle. `body` is canonical (OpenAI shape); keys starting
     with `_` are a dialect's private notes for a provider that speaks its format natively.
     `fallback_model` serves names nothing resolves; with `optional_reasoning` a reasoning_effort
     is dropped for a model the catalog says cannot reason (Claude Code asks for thinking on its
-    own, and the model its name maps to may not think: an answer beats the upstream's 400)."""
+    own, and the model its name maps to may not think: an answer beats the upstream's 400).
+    `requested_model` is the name the client called when it is not `body["model"]` (an agent's
+    `agent:<name>`): answers and usage records carry it."""
     claim: idempotency.Claim | None = None
     try:
-        call.requested_model = str(body.get("model", ""))
-        model = resolve_model(call.requested_model, call.principal, model_kind, fallback_model)
+        call.requested_model = requested_model or str(body.get("model", ""))
+        model = resolve_model(
+            str(body.get("model", "")), call.principal, model_kind, fallback_model
+        )
         call.served_model = model.name
         call.tier = tier_of(meta, call.principal)
         call.end_user = end_user_of(meta, body)

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
+from agents import services as agents
 from billing import metering
 from billing.metering import Call
 from billing.services import catalog_settings
@@ -96,11 +97,19 @@ class ChatCompletionsView(GatewayView):
     def post(self, request: Any) -> HttpResponse:
         body = self.json_body(request)
         check_chat_request(body)
+        body, called = agents.expand(body, request.auth)
         self.call.stream = (
             self.force_stream if self.force_stream is not None else body.get("stream") is True
         )
         dialect = OpenAIDialect(include_usage=wants_usage(body))
-        return run(self.call, body, meta=request.META, operation="chat", dialect=dialect)
+        return run(
+            self.call,
+            body,
+            meta=request.META,
+            operation="chat",
+            dialect=dialect,
+            requested_model=called,
+        )
 
 
 class ApiChatView(ChatCompletionsView):
@@ -264,7 +273,7 @@ class MessagesView(AnthropicView):
     )
     def post(self, request: Any) -> HttpResponse:
         body = self.json_body(request)
-        canonical = to_canonical(body)
+        canonical, called = agents.expand(to_canonical(body), request.auth)
         if beta := request.META.get("HTTP_ANTHROPIC_BETA", "").strip():
             canonical[NATIVE_BETA] = beta
         self.call.stream = body.get("stream") is True
@@ -276,6 +285,7 @@ class MessagesView(AnthropicView):
             dialect=AnthropicDialect(),
             fallback_model=default_model(),
             optional_reasoning=True,
+            requested_model=called,
         )
 
 
