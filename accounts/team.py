@@ -13,13 +13,18 @@ one owner, not none).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import smtplib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .forms import normalize_email
@@ -27,6 +32,9 @@ from .models import Invitation, Membership, Role, User, Workspace
 
 INVITATION_DAYS = 7
 TOKEN_BYTES = 32
+MAIL_TIMEOUT_SECONDS = 10  # when settings.EMAIL_TIMEOUT is unset: a page never waits longer
+
+logger = logging.getLogger(__name__)
 
 
 class TeamError(Exception):
@@ -129,6 +137,38 @@ def invite(
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
     )
     return IssuedInvitation(invitation, token)
+
+
+def send_invitation(issued: IssuedInvitation, link: str) -> bool:
+    """E-mail `link` to the invitation's address (after `invite` has committed). False, logged,
+    when there is no address or the mail server refuses or cannot be reached: the invitation
+    stays, and its link is still shown once to the person who made it."""
+    invitation = issued.invitation
+    if not invitation.email:
+        return False
+    inviter = invitation.invited_by
+    context = {
+        "invitation": invitation,
+        "workspace": invitation.workspace,
+        "inviter": (inviter.name or inviter.email) if inviter else "Someone",
+        "inviter_email": inviter.email if inviter else "",
+        "link": link,
+        "invitation_days": INVITATION_DAYS,
+    }
+    subject = " ".join(render_to_string("accounts/invitation_subject.txt", context).split())
+    message = EmailMessage(
+        subject=subject,
+        body=render_to_string("accounts/invitation_email.txt", context),
+        to=[invitation.email],
+        reply_to=[inviter.email] if inviter else None,
+        connection=get_connection(timeout=settings.EMAIL_TIMEOUT or MAIL_TIMEOUT_SECONDS),
+    )
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError):
+        logger.warning("invitation %s: the e-mail could not be sent", invitation.pk, exc_info=True)
+        return False
+    return True
 
 
 @transaction.atomic

@@ -3,7 +3,8 @@
 The views are thin: the rules live in accounts.team. Members see the team; owners and admins
 get the controls, and every POST is refused (403) for a member whatever the page showed. A new
 invitation link is rendered in the POST's response only (`Cache-Control: no-store`), like a new
-API key: only its hash is stored.
+API key: only its hash is stored. Given an address, the link is also e-mailed; a mail server
+that fails leaves the invitation made, and the page says the e-mail was not sent.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .team import (
     pending_invitations,
     remove_member,
     revoke_invitation,
+    send_invitation,
     team_of,
 )
 
@@ -57,6 +59,13 @@ class InviteForm(forms.Form):
         max_length=100,
         help_text="A name or email, to recognise the invitation later. Only your team sees it.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. Dana (backend)", "autocomplete": "off"}),
+    )
+    email = forms.EmailField(
+        label="Send it to",
+        required=False,
+        max_length=254,
+        help_text="An email address to send the link to as well. Empty: you send it yourself.",
+        widget=forms.EmailInput(attrs={"placeholder": "dana@example.com", "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
@@ -117,6 +126,7 @@ class TeamPageMixin(WorkspaceMixin):
         *,
         form: InviteForm | None = None,
         issued: IssuedInvitation | None = None,
+        mailed: bool | None = None,
         row_error: tuple[int, str] | None = None,
         status: int = 200,
     ) -> HttpResponse:
@@ -128,6 +138,7 @@ class TeamPageMixin(WorkspaceMixin):
             "form": (form or self.invite_form()) if can_manage else None,
             "issued": issued,
             "issued_url": invitation_url(issued.token) if issued else "",
+            "mailed": mailed,  # None: no address given; False: the e-mail could not be sent
             "row_error": row_error,
             "invitation_days": INVITATION_DAYS,
         }
@@ -150,11 +161,17 @@ class TeamView(TeamPageMixin, View):
                     self.membership,
                     form.cleaned_data["role"],
                     form.cleaned_data["note"],
+                    form.cleaned_data["email"],
                 )
             except TeamError as error:
                 form.add_error("role", error.message)
             else:
-                return self.render_page(issued=issued)
+                mailed = (
+                    send_invitation(issued, invitation_url(issued.token))
+                    if issued.invitation.email
+                    else None
+                )
+                return self.render_page(issued=issued, mailed=mailed)
         return self.render_page(form=form)
 
 
