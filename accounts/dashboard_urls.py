@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from agents import dashboard as agent_views
 from billing import usage_views
 from billing import views as billing_views
 from finetune import dashboard as finetune_views
@@ -27,6 +28,13 @@ urlpatterns = [
         finetune_views.JobProgressView.as_view(),
         name="finetune_job",
     ),
+    path("w/<slug:slug>/agents/", agent_views.AgentsPage.as_view(), name="agents"),
+    path("w/<slug:slug>/agents/<uuid:agent_id>/", agent_views.AgentPage.as_view(), name="agent"),
+    path(
+        "w/<slug:slug>/agents/<uuid:agent_id>/delete/",
+        agent_views.AgentDeleteView.as_view(),
+        name="agent_delete",
+    ),
     path("w/<slug:slug>/usage.csv", usage_views.UsageCsvView.as_view(), name="usage_csv"),
     path("w/<slug:slug>/models/", models_page.ModelsView.as_view(), name="models"),
     path("w/<slug:slug>/docs/", docs_page.DocsView.as_view(), name="docs"),
@@ -41,6 +49,7 @@ urlpatterns = [
         team_views.MemberRemoveView.as_view(),
         name="team_member_remove",
     ),
+    path("w/<slug:slug>/team/leave/", team_views.LeaveView.as_view(), name="team_leave"),
     path(
         "w/<slug:slug>/team/invitations/<int:invitation_id>/revoke/",
         team_views.InvitationRevokeView.as_view(),

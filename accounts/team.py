@@ -3,7 +3,8 @@
 Rules, enforced here whatever the page shows:
 - only owners and admins change the team;
 - only an owner can make an owner, or change or remove one (an invitation as owner included);
-- a workspace always keeps an owner: its last owner can be neither demoted nor removed.
+- a workspace always keeps an owner: its last owner can be neither demoted nor removed;
+- anyone may leave a workspace, except its last owner.
 
 Every change locks the workspace's row first, so two changes of one team run one after the other
 and the owner count they check is the current one (two owners demoting each other at once leave
@@ -88,9 +89,14 @@ def assignable_roles(actor: Membership) -> list[str]:
     return []
 
 
+def _lock_row(workspace: Workspace) -> None:
+    """Lock the workspace's row: the team's changes run one after the other."""
+    Workspace.objects.select_for_update().get(pk=workspace.pk)
+
+
 def _lock(workspace: Workspace, actor: Membership) -> Membership:
     """Lock the workspace's team; `actor` as it is now (its role may have changed since)."""
-    Workspace.objects.select_for_update().get(pk=workspace.pk)
+    _lock_row(workspace)
     current = Membership.objects.filter(pk=actor.pk, workspace=workspace).first()
     if current is None or not current.can_manage:
         raise TeamError("Only owners and admins can change the team.")
@@ -272,3 +278,20 @@ def remove_member(target: Membership, actor: Membership) -> None:
         if _owners(target.workspace) <= 1:
             raise TeamError("A workspace always keeps an owner: make someone else owner first.")
     target.delete()
+
+
+@transaction.atomic
+def leave(membership: Membership) -> None:
+    """`membership`'s user leaves its workspace: any member may, but not its last owner (two
+    owners leaving at once: one leaves, the other is refused)."""
+    workspace = membership.workspace
+    _lock_row(workspace)
+    current = Membership.objects.filter(pk=membership.pk, workspace=workspace).first()
+    if current is None:
+        return  # left already
+    if current.role == Role.OWNER and _owners(workspace) <= 1:
+        raise TeamError(
+            f"You are the only owner of {workspace.name}, and a workspace always keeps an owner: "
+            "make someone else owner first, then leave."
+        )
+    current.delete()

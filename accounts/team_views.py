@@ -36,6 +36,7 @@ from .team import (
     change_role,
     find_invitation,
     invite,
+    leave,
     pending_invitations,
     remove_member,
     revoke_invitation,
@@ -84,7 +85,8 @@ class MemberRow:
     is_you: bool
     last_owner: bool
     roles: list[tuple[str, str]]  # what the viewer may set; [] when they cannot change this row
-    can_remove: bool
+    can_remove: bool  # someone else, by an owner or admin
+    can_leave: bool  # the viewer's own row, unless they are the last owner
 
 
 def invitation_url(token: str) -> str:
@@ -105,15 +107,17 @@ class TeamPageMixin(WorkspaceMixin):
             may_touch = viewer.can_manage and (
                 member.role != Role.OWNER or viewer.role == Role.OWNER
             )
+            is_you = member.user_id == viewer.user_id
             rows.append(
                 MemberRow(
                     membership=member,
-                    is_you=member.user_id == viewer.user_id,
+                    is_you=is_you,
                     last_owner=last_owner,
                     roles=role_choices(assignable_roles(viewer))
                     if may_touch and not last_owner
                     else [],
-                    can_remove=may_touch and not last_owner,
+                    can_remove=may_touch and not last_owner and not is_you,
+                    can_leave=is_you and not last_owner,
                 )
             )
         return rows
@@ -223,6 +227,22 @@ class MemberRemoveView(TeamPageMixin, View):
             return redirect("dashboard:home")
         messages.success(request, f"{email} was removed from the workspace.")
         return redirect("dashboard:team", slug=self.workspace.slug)
+
+
+@method_decorator(never_cache, "dispatch")
+class LeaveView(TeamPageMixin, View):
+    """POST: the signed-in user leaves the workspace (any role; its last owner is refused)."""
+
+    http_method_names = ["post"]
+    manage_methods = frozenset()  # members may leave too
+
+    def post(self, request: HttpRequest, slug: str) -> HttpResponse:
+        try:
+            leave(self.membership)
+        except TeamError as error:
+            return self.render_page(row_error=(self.membership.pk, error.message))
+        messages.success(request, f"You left {self.workspace.name}.")
+        return redirect("dashboard:home")
 
 
 # --- the invitation link ------------------------------------------------------------------
