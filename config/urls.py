@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
@@ -40,6 +42,8 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", HealthView.as_view(), name="healthz"),
+    # Browsers ask for /favicon.ico whatever the pages link: send them to the SVG.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg")), name="favicon"),
     path("api/v1/", include(api_v1)),
     path("v1/", include(v1_patterns)),
     path(
