@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config import metrics
 from config.redis_client import redis_client
 from keys.principal import Principal
 
@@ -300,6 +301,7 @@ def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admi
     )
     if not admitted:
         headers["Retry-After"] = str(wait)
+        metrics.limit_rejected(failed)
         raise LimitExceeded(failed, wait, headers)
     return Admission(
         request.call_id,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config import metrics
 from config.redis_client import redis_client
 from keys.principal import Principal
 from proxy.errors import ApiError
@@ -127,6 +128,8 @@ def admit(
             limiter.describe(exceeded.limit, exceeded.retry_after),
             headers=exceeded.headers,
         ) from exceeded
+    if call.stream:
+        metrics.stream_admitted()
 
 
 def charged_micro(call: Call) -> int:
@@ -182,6 +185,7 @@ def settle(call: Call) -> None:
     call.settled = True
     payload = usage_payload(call)
     charged = charged_micro(call)
+    metrics.record_call(call, payload["credits"], charged)
     client = redis_client() if settings.USAGE_QUEUE and not fallback.active() else None
     if client is not None and call.admission is not None and not call.admission.degraded:
         for attempt in (1, 2):

@@ -21,6 +21,7 @@ from proxy.status import status_view
 from proxy.urls import api_v1_patterns, v1_patterns
 from proxy.views import unknown_api_path
 
+from .metrics import metrics_view
 from .views import HealthView
 
 # The API documents are public (no key): developers import them into Postman.
@@ -44,6 +45,7 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     # Browsers ask for /favicon.ico whatever the pages link: send them to the SVG.
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg")), name="favicon"),
+    path("metrics", metrics_view, name="metrics"),  # operators' token or network only
     path("api/v1/", include(api_v1)),
     path("v1/", include(v1_patterns)),
     path(

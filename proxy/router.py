@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config import logs, metrics
 from config.shared_cache import shared as cache
 
 from .credentials import CredentialError, reveal
@@ -134,6 +135,7 @@ class Router:
                 _cooldown_key(deployment.id), until, timeout=settings.ROUTER_COOLDOWN_SECONDS + 60
             )
             cache.delete(name)
+            metrics.cooled(deployment.upstream.name, "deployment")
             log.warning(
                 "deployment %s cooled down for %ss", deployment.id, settings.ROUTER_COOLDOWN_SECONDS
             )
@@ -157,7 +159,9 @@ class Router:
             if until and until > now:
                 continue
             try:
-                return index, reveal(keys[index])
+                key = reveal(keys[index])
+                logs.note_secret(key)  # kept out of this request's log lines
+                return index, key
             except CredentialError as exc:
                 log.error("upstream %s key #%s unusable: %s", upstream.name, index, exc)
         return None
@@ -167,6 +171,7 @@ class Router:
         cache.set(
             _key_cooldown_key(upstream.id, index), time.time() + seconds, timeout=int(seconds) + 60
         )
+        metrics.cooled(upstream.name, "key")
         log.warning("upstream %s key #%s cooled for %ss", upstream.name, index, seconds)
 
     # --- the call -------------------------------------------------------------------------------
@@ -207,6 +212,7 @@ class Router:
         tier: str | None,
     ) -> RouteResult:
         deadline = time.monotonic() + settings.ROUTER_DEADLINE_SECONDS
+        logs.note_body(body)  # its prompt is kept out of this request's log lines
         last: UpstreamFailure | None = None
         attempts = 0
         for deployment in self.candidates(model, tier):
@@ -223,6 +229,7 @@ class Router:
                     result = self._attempt(deployment, picked[1], body, operation, stream, deadline)
                 except UpstreamFailure as failure:
                     last = failure
+                    metrics.upstream_failed(deployment.upstream.name, failure.kind, failure.status)
                     log.warning(
                         "deployment %s (%s) failed: %s",
                         deployment.id,
