@@ -1,0 +1,60 @@
+"""Agents page: create an agent (a bad tool schema is shown beside its field first), then try it
+in the playground, where its system prompt reaches the model and the answer streams in."""
+
+from __future__ import annotations
+
+import re
+
+from accounts.models import Workspace
+from agents.models import Agent
+from billing.models import Plan, UsageRecord
+from billing.services import subscribe
+from keys.services import issue_key
+
+from .conftest import expect, wait_until
+
+BAD_TOOLS = '[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"id": {"type": "strin"}}}}}]'
+
+
+def test_it_creates_an_agent_and_tries_it_in_the_playground(web, customer, upstream) -> None:
+    subscribe(customer.workspace, Plan.objects.get(code="chat_agent"))
+    key = issue_key(
+        Workspace.objects.get(pk=customer.workspace.pk), "agents"
+    )  # the new plan's scopes
+    page = web.page
+    web.log_in(customer.user)
+    web.goto(customer.url("agents/"), "agents-1-empty")
+
+    page.get_by_label("Name").fill("concierge")
+    page.get_by_label("Model").select_option("llama3.2")
+    page.get_by_label("System prompt").fill("You are the toll road concierge. Be brief.")
+    page.get_by_label("Temperature").fill("0.4")
+    page.get_by_label("Tools").fill(BAD_TOOLS)
+    page.get_by_role("button", name="Create agent").click()
+    tools_error = page.locator("#id_tools_error")
+    expect(tools_error).to_contain_text("tools[0].function.parameters.properties.id.type")
+    web.shot("agents-2-bad-tool")
+    assert not Agent.objects.exists()
+
+    page.get_by_label("Tools").fill("")
+    page.get_by_role("button", name="Create agent").click()
+    expect(page.get_by_role("heading", name="concierge")).to_be_visible()
+    web.shot("agents-3-created")
+
+    page.get_by_role("link", name="Try it in the playground").click()
+    page.wait_for_load_state("load")  # its script restores the key field on load
+    expect(page.locator("#playground-model")).to_have_value("agent:concierge")
+    page.locator("#playground-key").fill(key.secret)
+    page.locator("#playground-prompt").fill("Which exit for the airport?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#playground-cost")).to_contain_text(re.compile("token", re.IGNORECASE))
+    web.shot("agents-4-tried")
+
+    sent = upstream.requests[-1]["body"]
+    assert sent["messages"][0] == {
+        "role": "system",
+        "content": "You are the toll road concierge. Be brief.",
+    }
+    assert sent["temperature"] == 0.4
+    record = wait_until(lambda: UsageRecord.objects.filter(workspace=customer.workspace).first())
+    assert (record.requested_model, record.status) == ("agent:concierge", 200)
