@@ -5,16 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Workspace
+from proxy import schema as proxy_schema
 from proxy.errors import ApiError
-from proxy.schema import OpenAIError
 from proxy.validation import parse_json_object, require_string
 
+from . import schema
 from .ledger import RedemptionFailed, redeem
 
 
@@ -35,14 +36,12 @@ class RedeemView(APIView):
 
     @extend_schema(
         tags=["billing"],
-        request=RedeemRequest,
+        request=proxy_schema.body(RedeemRequest, schema.REDEEM_REQUEST),
         responses={
-            200: RedeemResponse,
-            400: OpenApiResponse(OpenAIError, description="invalid_request_error"),
-            401: OpenAIError,
-            404: OpenApiResponse(OpenAIError, description="invalid_code"),
-            409: OpenApiResponse(OpenAIError, description="code_already_redeemed"),
-            410: OpenApiResponse(OpenAIError, description="code_expired"),
+            200: proxy_schema.ok(RedeemResponse, schema.REDEMPTION),
+            **proxy_schema.error_responses(
+                *schema.REDEEM_ERRORS, "invalid_api_key", "no_active_subscription"
+            ),
         },
     )
     def post(self, request: Any) -> Response:

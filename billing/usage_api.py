@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -29,9 +29,10 @@ from rest_framework.views import APIView
 
 from keys.principal import Principal
 from proxy.errors import ApiError
-from proxy.schema import OpenAIError, error_responses
+from proxy.schema import error_responses, ok
 from proxy.validation import fault
 
+from . import schema
 from .models import UsageRecord
 from .quota import quota_snapshot
 
@@ -404,7 +405,10 @@ class UsageView(APIView):
                 description="Group by UTC day, model or API key; omitted: totals only.",
             ),
         ],
-        responses={200: UsageReport, **error_responses(400, 401, 403)},
+        responses={
+            200: ok(UsageReport, schema.USAGE),
+            **error_responses(schema.BAD_USAGE_QUERY, 401, "no_active_subscription"),
+        },
     )
     def get(self, request: Any) -> Response:
         principal = _principal(request)
@@ -445,13 +449,16 @@ class UsageCsvView(APIView):
         operation_id="api_v1_usage_csv_retrieve",
         parameters=FILTER_PARAMETERS,
         responses={
-            (200, "text/csv"): OpenApiResponse(
+            (200, "text/csv"): ok(
                 OpenApiTypes.STR,
+                schema.USAGE_CSV,
                 description="A header row (" + ", ".join(CSV_FIELDS) + ") then one row per call",
             ),
             **{
                 (status, "application/json"): response
-                for status, response in error_responses(400, 401, 403).items()
+                for status, response in error_responses(
+                    schema.BAD_USAGE_QUERY, 401, "no_active_subscription"
+                ).items()
             },
         },
     )
@@ -499,6 +506,12 @@ class QuotaView(APIView):
 
     required_scope = None
 
-    @extend_schema(tags=["usage"], responses={200: Quota, 401: OpenAIError, 403: OpenAIError})
+    @extend_schema(
+        tags=["usage"],
+        responses={
+            200: ok(Quota, schema.QUOTA),
+            **error_responses(401, "no_active_subscription"),
+        },
+    )
     def get(self, request: Any) -> Response:
         return Response(quota_snapshot(_principal(request)))

@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from proxy.schema import ok
+
 from .health import health_report
+from .schema import DEGRADED, HEALTHY
 
 
 class HealthView(APIView):
@@ -20,19 +28,26 @@ class HealthView(APIView):
         tags=["health"],
         auth=[],
         responses={
-            (200, "application/json"): inline_serializer(
-                "Health",
-                {
-                    "status": serializers.ChoiceField(["ok", "degraded"]),
-                    "checks": serializers.DictField(child=serializers.DictField()),
-                },
+            (200, "application/json"): ok(
+                inline_serializer(
+                    "Health",
+                    {
+                        "status": serializers.ChoiceField(["ok", "degraded"]),
+                        "checks": serializers.DictField(child=serializers.DictField()),
+                    },
+                ),
+                HEALTHY,
             ),
-            (503, "application/json"): inline_serializer(
-                "HealthDown",
-                {
-                    "status": serializers.ChoiceField(["degraded"]),
-                    "checks": serializers.DictField(child=serializers.DictField()),
-                },
+            (503, "application/json"): OpenApiResponse(
+                inline_serializer(
+                    "HealthDown",
+                    {
+                        "status": serializers.ChoiceField(["degraded"]),
+                        "checks": serializers.DictField(child=serializers.DictField()),
+                    },
+                ),
+                description="a check is down",
+                examples=[OpenApiExample("degraded", value=DEGRADED)],
             ),
         },
     )

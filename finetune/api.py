@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from billing import metering
 from proxy.errors import ApiError
 from proxy.pipeline import read_body, resolve_model, with_headers
+from proxy.schema import body, ok
 from proxy.validation import fault, parse_json_object, type_name
 from proxy.views import GatewayView
 
@@ -137,7 +138,10 @@ class DatasetsView(TrainingView):
         tags=TAGS,
         operation_id="finetune_datasets_list",
         parameters=[OpenApiParameter("limit", int, description="1-200, default 50")],
-        responses={200: schema.DatasetList, **schema.errors(401, 403)},
+        responses={
+            200: ok(schema.DatasetList, schema.DATASET_LIST),
+            **schema.errors("invalid_request_error"),
+        },
     )
     def get(self, request: Any) -> HttpResponse:
         return newest_first(
@@ -148,11 +152,20 @@ class DatasetsView(TrainingView):
         tags=TAGS,
         operation_id="finetune_datasets_create",
         request={
-            "application/json": schema.DatasetCreate,
+            "application/json": body(schema.DatasetCreate, *schema.DATASET_EXAMPLES),
             "multipart/form-data": schema.DatasetUpload,
         },
-        responses={201: schema.DatasetObject, **schema.errors(400, 401, 403, 413, 415, 429, 503)},
-        examples=schema.DATASET_EXAMPLES,
+        responses={
+            201: ok(schema.DatasetObject, schema.DATASET),
+            **schema.errors(
+                schema.BAD_TITLE,
+                "invalid_dataset",
+                "dataset_too_large",
+                "unsupported_media_type",
+                "rate_limit_exceeded",
+                "limits_unavailable",
+            ),
+        },
     )
     def post(self, request: Any) -> HttpResponse:
         title, parse = self.dataset_input(request)
@@ -222,7 +235,10 @@ class DatasetDetailView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_datasets_retrieve",
-        responses={200: schema.DatasetObject, **schema.errors(401, 403, 404)},
+        responses={
+            200: ok(schema.DatasetObject, schema.DATASET),
+            **schema.errors("dataset_not_found"),
+        },
     )
     def get(self, request: Any, dataset_id: str) -> HttpResponse:
         dataset = services.owned(Dataset.objects, self.workspace_id, dataset_id, "dataset")
@@ -231,7 +247,7 @@ class DatasetDetailView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_datasets_destroy",
-        responses={204: None, **schema.errors(401, 403, 404, 409)},
+        responses={204: None, **schema.errors("dataset_not_found", "dataset_in_use")},
     )
     def delete(self, request: Any, dataset_id: str) -> HttpResponse:
         dataset = services.owned(Dataset.objects, self.workspace_id, dataset_id, "dataset")
@@ -282,7 +298,10 @@ class JobsView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_list",
         parameters=[OpenApiParameter("limit", int, description="1-200, default 50")],
-        responses={200: schema.JobList, **schema.errors(401, 403)},
+        responses={
+            200: ok(schema.JobList, schema.JOB_LIST),
+            **schema.errors("invalid_request_error"),
+        },
     )
     def get(self, request: Any) -> HttpResponse:
         return newest_first(request, Job.objects.for_workspace(self.workspace_id), job_object)
@@ -290,8 +309,19 @@ class JobsView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_jobs_create",
-        request=schema.JobCreate,
-        responses={201: schema.JobObject, **schema.errors(400, 401, 403, 404, 429, 503)},
+        request=body(schema.JobCreate, schema.JOB_REQUEST),
+        responses={
+            201: ok(schema.JobObject, schema.JOB),
+            **schema.errors(
+                schema.BAD_JOB,
+                "base_model_not_trainable",
+                "model_not_allowed",
+                "dataset_not_found",
+                "model_not_found",
+                "rate_limit_exceeded",
+                "limits_unavailable",
+            ),
+        },
     )
     def post(self, request: Any) -> HttpResponse:
         spec = job_spec(self.json_body(request), request.auth)
@@ -303,7 +333,10 @@ class JobDetailView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_jobs_retrieve",
-        responses={200: schema.JobObject, **schema.errors(401, 403, 404)},
+        responses={
+            200: ok(schema.JobObject, schema.SUCCEEDED_JOB),
+            **schema.errors("job_not_found"),
+        },
     )
     def get(self, request: Any, job_id: str) -> HttpResponse:
         return JsonResponse(job_object(self.job(job_id)))
@@ -311,7 +344,7 @@ class JobDetailView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_jobs_destroy",
-        responses={204: None, **schema.errors(401, 403, 404, 409)},
+        responses={204: None, **schema.errors("job_not_found", "job_active")},
     )
     def delete(self, request: Any, job_id: str) -> HttpResponse:
         services.delete_job(self.job(job_id))
@@ -325,7 +358,17 @@ class JobStartView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_start",
         request=None,
-        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409, 429, 501, 503)},
+        responses={
+            200: ok(schema.JobObject, schema.QUEUED_JOB),
+            **schema.errors(
+                "job_not_found",
+                "job_already_started",
+                "rate_limit_exceeded",
+                "method_unavailable",
+                "limits_unavailable",
+                "queue_unavailable",
+            ),
+        },
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:
         return JsonResponse(job_object(services.start_job(self.job(job_id))))
@@ -336,7 +379,10 @@ class JobCancelView(TrainingView):
         tags=TAGS,
         operation_id="finetune_jobs_cancel",
         request=None,
-        responses={200: schema.JobObject, **schema.errors(401, 403, 404, 409)},
+        responses={
+            200: ok(schema.JobObject, schema.CANCELLED_JOB),
+            **schema.errors("job_not_found", "job_not_cancellable"),
+        },
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:
         return JsonResponse(job_object(services.cancel_job(self.job(job_id))))
@@ -350,7 +396,10 @@ class JobLogView(TrainingView):
             OpenApiParameter("after", int, description="only lines after this line id"),
             OpenApiParameter("limit", int, description="1-1000, default 200"),
         ],
-        responses={200: schema.JobLog, **schema.errors(400, 401, 403, 404)},
+        responses={
+            200: ok(schema.JobLog, schema.JOB_LOG),
+            **schema.errors(schema.BAD_AFTER, "job_not_found"),
+        },
     )
     def get(self, request: Any, job_id: str) -> HttpResponse:
         job = self.job(job_id)
@@ -382,10 +431,20 @@ class JobRegisterView(TrainingView):
     @extend_schema(
         tags=TAGS,
         operation_id="finetune_jobs_register",
-        request=schema.JobRegister,
+        request=body(schema.JobRegister, schema.REGISTER_REQUEST),
         responses={
-            200: schema.RegisteredModel,
-            **schema.errors(400, 401, 403, 404, 409, 429, 502, 503),
+            200: ok(schema.RegisteredModel, schema.REGISTERED_MODEL),
+            **schema.errors(
+                "invalid_model_name",
+                "job_not_found",
+                "job_not_succeeded",
+                "job_already_registered",
+                "model_name_taken",
+                "base_model_unavailable",
+                "rate_limit_exceeded",
+                "upstream_error",
+                "limits_unavailable",
+            ),
         },
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from proxy.schema import OpenAIError
+from proxy import schema
+from proxy.errors import ApiError
 
 METHOD_HELP = (
     '"modelfile" (default, CPU): compiles the dataset into an Ollama model definition: the base '
@@ -148,32 +149,137 @@ class RegisteredModel(serializers.Serializer):
     context_window = serializers.IntegerField(help_text="tokens left for the conversation")
 
 
-MEANING = {
-    400: "invalid_request_error or invalid_dataset (error.details lists every fault with its "
-    "line), invalid_model_name, base_model_not_trainable",
-    401: "invalid_api_key",
-    403: "insufficient_scope (chat_agent_train), model_not_allowed",
-    404: "dataset_not_found, job_not_found, model_not_found",
-    409: "dataset_in_use, job_already_started, job_not_cancellable, job_active, "
-    "job_not_succeeded, job_already_registered, model_name_taken, base_model_unavailable",
-    413: "dataset_too_large (bytes or records)",
-    415: "unsupported_media_type",
-    429: "rate_limit_exceeded (Retry-After)",
-    503: "limits_unavailable or queue_unavailable (Retry-After): nothing was charged",
-    501: "method_unavailable (no trainer for this method here; the job is failed)",
-    502: "upstream_error (Ollama refused to create the model; nothing was registered)",
-}
+def _errors() -> dict[str, ApiError]:
+    from .datasets import DatasetInvalid, too_many_bytes  # real renderings of the dataset errors
+
+    return schema.catalogue(
+        ApiError(
+            400, "invalid_request_error", "limit: expected an integer from 1 to 200", param="limit"
+        ),
+        DatasetInvalid(
+            [
+                "record 1: messages: the conversation must end with an assistant message",
+                "record 2: prompt: expected a string, got integer",
+            ],
+            2,
+        ),
+        ApiError(
+            400,
+            "base_model_not_trainable",
+            "baseModel: 'nomic-embed-text' is not a chat model served by an Ollama upstream; "
+            "fine-tunes are registered in Ollama.",
+            param="baseModel",
+        ),
+        ApiError(
+            400,
+            "invalid_model_name",
+            "modelName: expected `name` or `name:tag`, each 1-80 letters, digits, '_', '-' or "
+            "'.', starting with a letter, digit or '_'.",
+            param="modelName",
+        ),
+        schema.ERRORS["invalid_api_key"],
+        schema.missing_scope("chat_agent_train"),
+        schema.ERRORS["no_active_subscription"],
+        ApiError(
+            403,
+            "model_not_allowed",
+            "Your plan or API key does not allow the model 'llama3.1:70b'.",
+            param="baseModel",
+        ),
+        ApiError(404, "dataset_not_found", f"No dataset with id {DATASET_ID!r}."),
+        ApiError(404, "job_not_found", f"No job with id {JOB_ID!r}."),
+        ApiError(
+            404,
+            "model_not_found",
+            "The model 'llama9' does not exist. GET /v1/models lists the models you can use.",
+            param="baseModel",
+        ),
+        ApiError(
+            409,
+            "dataset_in_use",
+            f"Fine-tune jobs use this dataset; delete them first ({JOB_ID}).",
+        ),
+        ApiError(409, "job_already_started", "The job is already running."),
+        ApiError(409, "job_not_cancellable", "The job has already succeeded."),
+        ApiError(409, "job_active", "The job is running; cancel it before deleting it."),
+        ApiError(
+            409, "job_not_succeeded", "Only a succeeded job can be registered; this one is running."
+        ),
+        ApiError(409, "job_already_registered", "The job is already registered as 'support-bot'."),
+        ApiError(
+            409,
+            "model_name_taken",
+            "modelName: a model named 'support-bot' already exists.",
+            param="modelName",
+        ),
+        ApiError(
+            409,
+            "base_model_unavailable",
+            "The base model 'llama3.2' is no longer served by an Ollama upstream.",
+        ),
+        too_many_bytes(),
+        ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the dataset as application/json ({title, records} or {title, jsonl}) or as a "
+            "multipart/form-data upload (title, file).",
+        ),
+        schema.ERRORS["rate_limit_exceeded"],
+        ApiError(
+            501,
+            "method_unavailable",
+            "The 'lora' method needs a trainer this deployment does not have (LoRA needs a GPU "
+            'worker); create the job with method "modelfile", or ask your operator.',
+            type="invalid_request_error",
+        ),
+        ApiError(
+            502,
+            "upstream_error",
+            "Ollama (ollama) could not create the model: HTTP 500: model is required",
+        ),
+        ApiError(
+            503,
+            "limits_unavailable",
+            "The gateway cannot check your plan's limits right now; retry shortly.",
+            headers={"Retry-After": "5"},
+        ),
+        ApiError(
+            503,
+            "queue_unavailable",
+            "The job could not be queued (the task queue is unreachable); it is still pending. "
+            "Start it again shortly.",
+            headers={"Retry-After": "5"},
+        ),
+    )
 
 
-def errors(*statuses: int) -> dict:
-    return {s: OpenApiResponse(OpenAIError, description=MEANING.get(s, "")) for s in statuses}
+DATASET_ID = "20b90dd6-9284-4eba-9775-270a6fa47e52"
+JOB_ID = "f89dcd7a-35f8-4ce8-ba15-f1e4b9b80917"
+ERRORS = _errors()
+BAD_TITLE = ApiError(
+    400, "invalid_request_error", "title: expected a non-empty string, got null", param="title"
+)
+BAD_JOB = ApiError(
+    400, "invalid_request_error", "epochs: expected an integer from 1 to 20", param="epochs"
+)
+BAD_AFTER = ApiError(
+    400,
+    "invalid_request_error",
+    "after: expected a line id (a non-negative integer)",
+    param="after",
+)
+AUTH = ("invalid_api_key", "insufficient_scope", "no_active_subscription")
+
+
+def errors(*items: int | str | ApiError) -> dict:
+    """proxy.schema.error_responses with the fine-tuning API's errors (codes or statuses) and
+    the errors every one of its endpoints may answer (AUTH)."""
+    return schema.error_responses(*AUTH, *items, known=ERRORS)
 
 
 DATASET_EXAMPLES = [
     OpenApiExample(
         "chat records",
-        request_only=True,
-        media_type="application/json",
         value={
             "title": "Support tone",
             "records": [
@@ -190,11 +296,99 @@ DATASET_EXAMPLES = [
     ),
     OpenApiExample(
         "JSON Lines",
-        request_only=True,
-        media_type="application/json",
         value={
             "title": "Instructions",
             "jsonl": '{"instruction": "Greet", "output": "Hello!"}\n',
         },
     ),
 ]
+
+DATASET = {
+    "id": DATASET_ID,
+    "object": "finetune.dataset",
+    "title": "Support tone",
+    "records": 2,
+    "estimatedTokens": 44,
+    "bytes": 324,
+    "createdAt": "2026-01-15T09:30:04.805438Z",
+}
+DATASET_LIST = {"object": "list", "data": [DATASET], "has_more": False}
+JOB_REQUEST = {"datasetId": DATASET_ID, "baseModel": "llama3.2", "suffix": "support"}
+JOB = {
+    "id": JOB_ID,
+    "object": "finetune.job",
+    "datasetId": DATASET_ID,
+    "baseModel": "llama3.2",
+    "method": "modelfile",
+    "epochs": 3,
+    "learningRate": None,
+    "suffix": "support",
+    "state": "pending",
+    "progress": 0,
+    "error": None,
+    "result": None,
+    "modelName": None,
+    "createdAt": "2026-01-15T09:31:04.855115Z",
+    "queuedAt": None,
+    "startedAt": None,
+    "finishedAt": None,
+}
+QUEUED_JOB = {**JOB, "state": "queued", "queuedAt": "2026-01-15T09:31:10.869451Z"}
+CANCELLED_JOB = {**JOB, "state": "cancelled", "finishedAt": "2026-01-15T09:31:12.985800Z"}
+SUCCEEDED_JOB = {
+    **QUEUED_JOB,
+    "state": "succeeded",
+    "progress": 100,
+    "result": {
+        "examples": 2,
+        "exampleTokens": 35,
+        "hasSystemPrompt": True,
+        "parameters": {"num_ctx": 9216},
+        "contextWindow": 9175,
+    },
+    "startedAt": "2026-01-15T09:31:10.879248Z",
+    "finishedAt": "2026-01-15T09:31:10.887956Z",
+}
+JOB_LIST = {"object": "list", "data": [SUCCEEDED_JOB], "has_more": False}
+JOB_LOG = {
+    "object": "list",
+    "data": [
+        {
+            "id": 1,
+            "time": "2026-01-15T09:31:10.870023Z",
+            "level": "info",
+            "message": "Queued on 'default'.",
+        },
+        {
+            "id": 2,
+            "time": "2026-01-15T09:31:10.881547Z",
+            "level": "info",
+            "message": "Started on a worker: modelfile from llama3.2, dataset 'Support tone'.",
+        },
+        {
+            "id": 6,
+            "time": "2026-01-15T09:31:10.886567Z",
+            "level": "info",
+            "message": "Selected 2 of 2 examples, 35 tokens.",
+        },
+        {
+            "id": 8,
+            "time": "2026-01-15T09:31:10.888541Z",
+            "level": "info",
+            "message": "Succeeded: register the result with POST "
+            "/api/v1/finetune/jobs/{id}/register.",
+        },
+    ],
+    "last": 8,
+    "state": "succeeded",
+}
+REGISTER_REQUEST = {"modelName": "support-bot"}
+REGISTERED_MODEL = {
+    "object": "model",
+    "id": "support-bot",
+    "modelName": "support-bot",
+    "baseModel": "llama3.2",
+    "jobId": JOB_ID,
+    "owned_by": "workspace",
+    "context_window": 9175,
+}

@@ -9,8 +9,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from proxy import schema
 from proxy.errors import ApiError
-from proxy.schema import OpenAIError
+
+from .schema import KEY_INFO
 
 
 class KeyInfoSerializer(serializers.Serializer):
@@ -29,7 +31,11 @@ class KeyInfoView(APIView):
     required_scope = None
 
     @extend_schema(
-        tags=["keys"], responses={200: KeyInfoSerializer, 401: OpenAIError, 403: OpenAIError}
+        tags=["keys"],
+        responses={
+            200: schema.ok(KeyInfoSerializer, KEY_INFO),
+            **schema.error_responses(401, "no_active_subscription"),
+        },
     )
     def get(self, request: Any) -> Response:
         principal = request.auth

@@ -28,3 +28,15 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "description": "X-API-Key: sk-tg-… (Anthropic clients send x-api-key; same header)",
             },
         ]
+
+
+# GET /api/v1/key, as it answers for a key of a workspace on the chat_agent plan.
+KEY_INFO = {
+    "id": "084c9e54-6a39-4948-bb07-3ebd312efb92",
+    "name": "ci",
+    "workspace": "83e2067a-8006-48a2-8e5d-59d802ed6cf7",
+    "plan": "chat_agent",
+    "scopes": ["chat", "chat_agent"],
+    "expires_at": None,
+    "default_tier": "",
+}

@@ -13,7 +13,14 @@ from rest_framework import serializers
 from . import local
 from .errors import ApiError
 from .pipeline import LOCAL_SCOPE
-from .schema import OpenAIError
+from .schema import (
+    CONNECT_LOCAL,
+    LOCAL_CONNECTION,
+    LOCAL_ERRORS,
+    body,
+    error_responses,
+    ok,
+)
 from .views import GatewayView
 
 DOC = """Connect the workspace's own Ollama server. Its models then appear in GET /api/v1/models
@@ -58,19 +65,6 @@ class LocalConnection(serializers.Serializer):
     models = LocalModel(many=True)
 
 
-def _errors(**meaning: str) -> dict[int, OpenApiResponse]:
-    return {
-        int(status[1:]): OpenApiResponse(OpenAIError, description=text)
-        for status, text in meaning.items()
-    }
-
-
-AUTH_ERRORS = {
-    "s401": "invalid_api_key",
-    "s403": "insufficient_scope (the key lacks local_model_access) or no_active_subscription",
-}
-
-
 class LocalConnectionView(GatewayView):
     """The workspace's own Ollama connection. Not metered (no usage record, no credits)."""
 
@@ -81,8 +75,8 @@ class LocalConnectionView(GatewayView):
         summary="Show the workspace's Ollama connection",
         description=DOC,
         responses={
-            200: LocalConnection,
-            **_errors(**AUTH_ERRORS, s404="no_local_connection"),
+            200: ok(LocalConnection, LOCAL_CONNECTION),
+            **error_responses(401, 403, 404, known=LOCAL_ERRORS),
         },
     )
     def get(self, request: Any) -> HttpResponse:
@@ -95,18 +89,10 @@ class LocalConnectionView(GatewayView):
         tags=["local"],
         summary="Connect (or reconnect) the workspace's Ollama",
         description=DOC,
-        request=ConnectLocal,
+        request=body(ConnectLocal, CONNECT_LOCAL),
         responses={
-            200: LocalConnection,
-            **_errors(
-                s400="invalid_request_error, invalid_base_url (scheme, credentials, query, "
-                "host), host_not_found, address_not_allowed (not a public address), "
-                "redirect_not_allowed (the server answered 3xx), connection_failed (no "
-                "answer, timeout, 401/403 for a wrong api_key, not Ollama's /api/tags)",
-                **AUTH_ERRORS,
-                s409="conflict (changed concurrently; retry)",
-                s413="request_too_large",
-            ),
+            200: ok(LocalConnection, LOCAL_CONNECTION),
+            **error_responses(400, 401, 403, 409, 413, known=LOCAL_ERRORS),
         },
     )
     def put(self, request: Any) -> HttpResponse:
@@ -130,7 +116,7 @@ class LocalConnectionView(GatewayView):
         description=DOC,
         responses={
             204: OpenApiResponse(description="removed, with its local/* models"),
-            **_errors(**AUTH_ERRORS, s404="no_local_connection"),
+            **error_responses(401, 403, 404, known=LOCAL_ERRORS),
         },
     )
     def delete(self, request: Any) -> HttpResponse:

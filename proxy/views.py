@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
@@ -88,10 +88,17 @@ class ChatCompletionsView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.ChatCompletionRequest,
+        request=schema.body(
+            schema.ChatCompletionRequest, schema.CHAT_REQUEST, schema.CHAT_STREAM_REQUEST
+        ),
         responses={
-            200: OpenApiResponse(schema.ChatCompletion, description=schema.SSE_DESCRIPTION),
-            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+            **schema.streaming_ok(
+                schema.ChatCompletion,
+                schema.CHAT_COMPLETION,
+                schema.CHAT_EVENTS,
+                description=schema.SSE_DESCRIPTION,
+            ),
+            **schema.error_responses(400, 401, 402, 403, 404, 413, 429, 503, 504),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -132,13 +139,17 @@ class CompletionsView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.CompletionRequest,
+        request=schema.body(schema.CompletionRequest, schema.COMPLETION_REQUEST),
         responses={
-            200: OpenApiResponse(
+            **schema.streaming_ok(
                 schema.Completion,
+                schema.COMPLETION,
+                schema.COMPLETION_EVENTS,
                 description="With stream: true, text_completion chunks as server-sent events.",
             ),
-            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+            **schema.error_responses(
+                schema.PROMPT_REQUIRED, 401, 402, 403, 404, 413, 429, 503, 504
+            ),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -156,10 +167,10 @@ class EmbeddingsView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.EmbeddingRequest,
+        request=schema.body(schema.EmbeddingRequest, schema.EMBEDDING_REQUEST),
         responses={
-            200: schema.EmbeddingList,
-            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+            200: schema.ok(schema.EmbeddingList, schema.EMBEDDING_LIST),
+            **schema.error_responses(schema.INPUT_REQUIRED, 401, 402, 403, 404, 413, 429, 503, 504),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -209,10 +220,12 @@ class GenerateView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.GenerateRequest,
+        request=schema.body(schema.GenerateRequest, schema.GENERATE_REQUEST),
         responses={
-            200: schema.Generation,
-            **schema.error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+            200: schema.ok(schema.Generation, schema.GENERATION),
+            **schema.error_responses(
+                schema.PROMPT_REQUIRED, 401, 402, 403, 404, 413, 429, 503, 504
+            ),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -263,12 +276,15 @@ class MessagesView(AnthropicView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.AnthropicMessagesRequest,
+        request=schema.body(schema.AnthropicMessagesRequest, schema.MESSAGES_REQUEST),
         responses={
-            200: OpenApiResponse(
-                schema.AnthropicMessage, description=schema.ANTHROPIC_SSE_DESCRIPTION
+            **schema.streaming_ok(
+                schema.AnthropicMessage,
+                schema.ANTHROPIC_MESSAGE,
+                schema.ANTHROPIC_EVENTS,
+                description=schema.ANTHROPIC_SSE_DESCRIPTION,
             ),
-            **schema.anthropic_error_responses(400, 401, 403, 404, 413, 429, 503, 504),
+            **schema.anthropic_error_responses(400, 401, 402, 403, 404, 413, 429, 503, 504),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -295,10 +311,18 @@ class CountTokensView(AnthropicView):
 
     @extend_schema(
         tags=["gateway"],
-        request=schema.AnthropicCountTokensRequest,
+        request=schema.body(schema.AnthropicCountTokensRequest, schema.COUNT_TOKENS_REQUEST),
         responses={
-            200: schema.AnthropicTokenCount,
-            **schema.anthropic_error_responses(400, 401, 403, 404, 413),
+            200: schema.ok(schema.AnthropicTokenCount, schema.TOKEN_COUNT),
+            **schema.anthropic_error_responses(
+                400,
+                401,
+                "insufficient_scope",
+                "no_active_subscription",
+                "model_not_allowed",
+                404,
+                413,
+            ),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -342,7 +366,10 @@ class ModelsView(GatewayView):
     @extend_schema(
         tags=["models"],
         operation_id="v1_models_list",
-        responses={200: schema.ModelList, **schema.error_responses(401, 403)},
+        responses={
+            200: schema.ok(schema.ModelList, schema.MODEL_LIST),
+            **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
+        },
     )
     def get(self, request: Any) -> HttpResponse:
         data = [model_object(m, rich=self.rich) for m in visible_models(request.auth)]
@@ -357,7 +384,10 @@ class RichModelsView(ModelsView):
     @extend_schema(
         tags=["models"],
         operation_id="api_v1_models_list",
-        responses={200: schema.RichModelList, **schema.error_responses(401, 403)},
+        responses={
+            200: schema.ok(schema.RichModelList, schema.RICH_MODEL_LIST),
+            **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
+        },
     )
     def get(self, request: Any) -> HttpResponse:
         return super().get(request)
@@ -370,7 +400,12 @@ class ModelDetailView(GatewayView):
 
     @extend_schema(
         tags=["models"],
-        responses={200: schema.ModelObject, **schema.error_responses(401, 403, 404)},
+        responses={
+            200: schema.ok(schema.ModelObject, schema.MODEL),
+            **schema.error_responses(
+                401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
+            ),
+        },
     )
     def get(self, request: Any, model_id: str) -> HttpResponse:
         model = resolve_model(model_id, request.auth, kind=None)
@@ -382,7 +417,12 @@ class RichModelDetailView(ModelDetailView):
 
     @extend_schema(
         tags=["models"],
-        responses={200: schema.RichModelObject, **schema.error_responses(401, 403, 404)},
+        responses={
+            200: schema.ok(schema.RichModelObject, schema.RICH_MODEL),
+            **schema.error_responses(
+                401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
+            ),
+        },
     )
     def get(self, request: Any, model_id: str) -> HttpResponse:
         return super().get(request, model_id)
