@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from finetune.api import iso, newest_first
-from proxy import schema as gateway_schema
 from proxy.dialects.openai import OpenAIDialect, wants_usage
 from proxy.pipeline import run
+from proxy.schema import SSE_DESCRIPTION, ChatCompletion, body, ok, streaming_ok
 from proxy.validation import check_chat_request, fault
 from proxy.views import GatewayView
 
@@ -54,7 +54,10 @@ class AgentsView(AgentsApiView):
         tags=TAGS,
         operation_id="agents_list",
         parameters=[OpenApiParameter("limit", int, description="1-200, default 50")],
-        responses={200: schema.AgentList, **schema.errors(400, 401, 403)},
+        responses={
+            200: ok(schema.AgentList, schema.AGENT_LIST),
+            **schema.errors("invalid_request_error"),
+        },
     )
     def get(self, request: Any) -> HttpResponse:
         agents = Agent.objects.for_workspace(self.workspace_id).select_related("created_by")
@@ -63,8 +66,17 @@ class AgentsView(AgentsApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="agents_create",
-        request=schema.AgentCreate,
-        responses={201: schema.AgentObject, **schema.errors(400, 401, 403, 404, 409, 413)},
+        request=body(schema.AgentCreate, schema.AGENT_CREATE),
+        responses={
+            201: ok(schema.AgentObject, schema.AGENT),
+            **schema.errors(
+                schema.BAD_TOOL,
+                "model_not_allowed",
+                "model_not_found",
+                "agent_name_taken",
+                "request_too_large",
+            ),
+        },
     )
     def post(self, request: Any) -> HttpResponse:
         fields = services.check_fields(self.json_body(request), request.auth, partial=False)
@@ -76,7 +88,10 @@ class AgentDetailView(AgentsApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="agents_retrieve",
-        responses={200: schema.AgentObject, **schema.errors(401, 403, 404)},
+        responses={
+            200: ok(schema.AgentObject, schema.AGENT),
+            **schema.errors(schema.AGENT_NOT_FOUND),
+        },
     )
     def get(self, request: Any, agent_id: str) -> HttpResponse:
         return JsonResponse(agent_object(self.agent(agent_id)))
@@ -84,8 +99,17 @@ class AgentDetailView(AgentsApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="agents_update",
-        request=schema.AgentUpdate,
-        responses={200: schema.AgentObject, **schema.errors(400, 401, 403, 404, 409, 413)},
+        request=body(schema.AgentUpdate, schema.AGENT_UPDATE),
+        responses={
+            200: ok(schema.AgentObject, schema.AGENT_UPDATED),
+            **schema.errors(
+                schema.BAD_TOOL,
+                "model_not_allowed",
+                schema.AGENT_NOT_FOUND,
+                "agent_name_taken",
+                "request_too_large",
+            ),
+        },
     )
     def patch(self, request: Any, agent_id: str) -> HttpResponse:
         agent = self.agent(agent_id)
@@ -95,7 +119,7 @@ class AgentDetailView(AgentsApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="agents_destroy",
-        responses={204: None, **schema.errors(401, 403, 404)},
+        responses={204: None, **schema.errors(schema.AGENT_NOT_FOUND)},
     )
     def delete(self, request: Any, agent_id: str) -> HttpResponse:
         self.agent(agent_id).delete()
@@ -111,12 +135,24 @@ class AgentChatView(AgentsApiView):
     @extend_schema(
         tags=TAGS,
         operation_id="agents_chat",
-        request=schema.AgentChatRequest,
+        request=body(schema.AgentChatRequest, schema.AGENT_CHAT, schema.AGENT_CHAT_STREAM),
         responses={
-            200: OpenApiResponse(
-                gateway_schema.ChatCompletion, description=gateway_schema.SSE_DESCRIPTION
+            **streaming_ok(
+                ChatCompletion,
+                schema.AGENT_COMPLETION,
+                schema.AGENT_EVENTS,
+                description=SSE_DESCRIPTION,
             ),
-            **schema.errors(400, 401, 403, 404, 413, 429, 503, 504),
+            **schema.errors(
+                schema.SYSTEM_REPLACED,
+                "insufficient_credit",
+                "model_not_allowed",
+                schema.AGENT_NOT_FOUND,
+                "request_too_large",
+                429,
+                503,
+                504,
+            ),
         },
     )
     def post(self, request: Any, agent_id: str) -> HttpResponse:

@@ -36,7 +36,8 @@ FIELD_OF = {
 
 class AgentForm(forms.Form):
     name = forms.CharField(
-        max_length=64, help_text='Letters, digits, "_", "-" or "."; called as model agent:&lt;name&gt;'
+        max_length=64,
+        help_text='Letters, digits, "_", "-" or "."; called as model agent:&lt;name&gt;',
     )
     description = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})

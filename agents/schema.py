@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse
+import json
+
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from proxy.schema import ChatMessage, OpenAIError
+from proxy import schema
+from proxy.errors import ApiError
+from proxy.schema import ChatMessage
 
 
 class FunctionDefinition(serializers.Serializer):
@@ -82,18 +86,116 @@ class AgentChatRequest(serializers.Serializer):
     tool_choice = serializers.JSONField(required=False)
 
 
-MEANING = {
-    400: "invalid_request_error: the message and `param` name the field",
-    401: "invalid_api_key",
-    403: "insufficient_scope (chat_agent), model_not_allowed",
-    404: "agent_not_found, model_not_found",
-    409: "agent_name_taken",
-    413: "request_too_large",
-    429: "rate_limit_exceeded (Retry-After)",
-    503: "upstream_unavailable, limits_unavailable (Retry-After)",
-    504: "upstream_timeout",
+# --- errors -------------------------------------------------------------------------------------
+
+AGENT_NOT_FOUND = ApiError(
+    404, "agent_not_found", "No agent with id 'b3a8d6f2-5c1e-4f7a-9d2b-0e6c4a1f8e21'."
+)
+AGENT_NAME_NOT_FOUND = ApiError(
+    404,
+    "agent_not_found",
+    "No agent named 'support' in this workspace. GET /api/v1/agents lists them.",
+    param="model",
+)
+AGENT_SCOPE = ApiError(
+    403,
+    "insufficient_scope",
+    "Calling an agent needs an API key with the 'chat_agent' scope.",
+    param="model",
+)
+BAD_TOOL = ApiError(
+    400,
+    "invalid_request_error",
+    "tools[0].function.parameters.properties.id.type: not a valid JSON Schema: 'strin' is not "
+    "valid under any of the given schemas",
+    param="tools[0].function.parameters.properties.id.type",
+)
+SYSTEM_REPLACED = ApiError(
+    400,
+    "invalid_request_error",
+    "messages[0].role: the agent 'support' has its own system prompt, which a request cannot "
+    "replace; send user, assistant and tool messages",
+    param="messages[0].role",
+)
+# What naming `agent:<name>` as the model adds to a chat endpoint's errors.
+CALL_ERRORS = (AGENT_NAME_NOT_FOUND, AGENT_SCOPE, SYSTEM_REPLACED)
+ERRORS = schema.catalogue(
+    *schema.ERRORS.values(),
+    schema.missing_scope("chat_agent"),
+    ApiError(
+        409,
+        "agent_name_taken",
+        "This workspace already has an agent named 'support'.",
+        param="name",
+    ),
+)
+AUTH = ("invalid_api_key", "insufficient_scope", "no_active_subscription")
+
+
+def errors(*items: int | str | ApiError) -> dict:
+    """proxy.schema.error_responses with the agents API's errors and the errors every one of its
+    endpoints may answer (AUTH)."""
+    return schema.error_responses(*AUTH, *items, known=ERRORS)
+
+
+# --- examples (as the API answered them in front of bench/fake_upstream) ------------------------
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "lookup_order",
+        "description": "An order's status by its number",
+        "parameters": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}},
+            "required": ["id"],
+        },
+    },
 }
-
-
-def errors(*statuses: int) -> dict:
-    return {s: OpenApiResponse(OpenAIError, description=MEANING[s]) for s in statuses}
+AGENT_CREATE = {
+    "name": "support",
+    "description": "Answers Acme's customers",
+    "model": "llama3.2",
+    "systemPrompt": "You are Acme's support agent. Be brief.",
+    "parameters": {"temperature": 0.2, "max_tokens": 300, "stop": ["END"]},
+    "tools": [WEATHER_TOOL],
+}
+AGENT = {
+    "id": "b3a8d6f2-5c1e-4f7a-9d2b-0e6c4a1f8e21",
+    "object": "agent",
+    "name": "support",
+    "reference": "agent:support",
+    "description": "Answers Acme's customers",
+    "model": "llama3.2",
+    "systemPrompt": "You are Acme's support agent. Be brief.",
+    "parameters": {"temperature": 0.2, "max_tokens": 300, "stop": ["END"]},
+    "tools": [WEATHER_TOOL],
+    "createdBy": None,
+    "createdAt": "2026-01-15T09:30:00.000000Z",
+    "updatedAt": "2026-01-15T09:30:00.000000Z",
+}
+AGENT_LIST = {"object": "list", "data": [AGENT], "has_more": False}
+AGENT_UPDATE = {"description": "Tier 1 support", "parameters": {"temperature": 0.5}}
+AGENT_UPDATED = {
+    **AGENT,
+    "description": "Tier 1 support",
+    "parameters": {"temperature": 0.5},
+    "updatedAt": "2026-01-16T14:02:11.000000Z",
+}
+AGENT_CHAT = {"messages": [{"role": "user", "content": "Where is order 42?"}]}
+AGENT_CHAT_STREAM = OpenApiExample(
+    "streamed", value={**AGENT_CHAT, "stream": True, "temperature": 0.7}
+)
+AGENT_COMPLETION = {
+    **schema.CHAT_COMPLETION,
+    "model": "agent:support",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "It ships tomorrow."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 92, "completion_tokens": 5, "total_tokens": 97},
+}
+AGENT_EVENTS = schema.CHAT_EVENTS.replace(json.dumps("llama3.2"), json.dumps("agent:support"))

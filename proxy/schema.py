@@ -76,7 +76,10 @@ class ChatMessage(serializers.Serializer):
 
 
 class ChatCompletionRequest(serializers.Serializer):
-    model = serializers.CharField(help_text="A model name or alias from GET /v1/models")
+    model = serializers.CharField(
+        help_text='A model name or alias from GET /v1/models, or "agent:<name>" to call one of '
+        "the workspace's agents (scope chat_agent)"
+    )
     messages = ChatMessage(many=True)
     temperature = serializers.FloatField(required=False, min_value=0, max_value=2)
     top_p = serializers.FloatField(required=False, min_value=0, max_value=1)

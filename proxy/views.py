@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
+from agents import schema as agent_schema
 from agents import services as agents
 from billing import metering
 from billing.metering import Call
@@ -98,7 +99,9 @@ class ChatCompletionsView(GatewayView):
                 schema.CHAT_EVENTS,
                 description=schema.SSE_DESCRIPTION,
             ),
-            **schema.error_responses(400, 401, 402, 403, 404, 413, 429, 503, 504),
+            **schema.error_responses(
+                400, 401, 402, 403, 404, 413, 429, 503, 504, *agent_schema.CALL_ERRORS
+            ),
         },
     )
     def post(self, request: Any) -> HttpResponse:
@@ -284,7 +287,9 @@ class MessagesView(AnthropicView):
                 schema.ANTHROPIC_EVENTS,
                 description=schema.ANTHROPIC_SSE_DESCRIPTION,
             ),
-            **schema.anthropic_error_responses(400, 401, 402, 403, 404, 413, 429, 503, 504),
+            **schema.anthropic_error_responses(
+                400, 401, 402, 403, 404, 413, 429, 503, 504, *agent_schema.CALL_ERRORS
+            ),
         },
     )
     def post(self, request: Any) -> HttpResponse:
