@@ -95,8 +95,9 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s'\",;]+")
 _ASSIGNED = re.compile(
     r"(?i)((?:x-api-key|x-goog-api-key|api[_\-]?key|apikey|authorization|access[_\-]?token"
     r"|auth[_\-]?token|token|password|passwd|secret)[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!\[redacted)[^\s'\",;&}]+"
+    r"(?!\[redacted|bearer\s)[^\s'\",;&}]+"
 )
+_QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|code)=)[^&#\s'\"]+")
 _KEY_HEADERS = ("HTTP_X_API_KEY", "HTTP_API_KEY", "HTTP_X_GOOG_API_KEY")
 _PROMPT_FIELDS = ("messages", "prompt", "input", "system", "instructions")
 
@@ -167,7 +168,8 @@ def redact(text: str, context: RequestLog | None = None, *, prompts: bool | None
                     text = text.replace(part, PROMPT_REDACTED)
     text = _KEY_PATTERNS.sub(REDACTED, text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
-    return _ASSIGNED.sub(r"\1" + REDACTED, text)
+    text = _ASSIGNED.sub(r"\1" + REDACTED, text)
+    return _QUERY.sub(r"\1" + REDACTED, text)
 
 
 _STANDARD = frozenset(

@@ -102,35 +102,47 @@ STREAMS_IN_FLIGHT = Gauge(
 
 # --- recording (hot path: no I/O, a few dictionary look-ups and mmap writes) -----------------------
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Any, *values: str) -> Any:
+    """metric.labels(*values), remembered: labels() costs ~2 µs, a dictionary look-up ~0.1 µs.
+    The label values are bounded (see the module's docstring), and so is this dictionary."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
 
 def record_call(call: Call, credits: int, charged_micro: int) -> None:
     """Every gateway call, once, where it ends (billing.metering.settle)."""
     try:
         model = call.served_model or "none"
         endpoint = call.endpoint
-        REQUESTS.labels(endpoint, model, str(call.status)).inc()
+        _child(REQUESTS, endpoint, model, str(call.status)).inc()
         usage = call.usage
         if usage.prompt_tokens:
-            TOKENS.labels(model, "in").inc(usage.prompt_tokens)
+            _child(TOKENS, model, "in").inc(usage.prompt_tokens)
         if usage.completion_tokens:
-            TOKENS.labels(model, "out").inc(usage.completion_tokens)
+            _child(TOKENS, model, "out").inc(usage.completion_tokens)
         if credits:
-            CREDITS.labels(endpoint).inc(credits)
+            _child(CREDITS, endpoint).inc(credits)
         if charged_micro:
-            PREPAID.labels(model).inc(charged_micro / 1_000_000)
+            _child(PREPAID, model).inc(charged_micro / 1_000_000)
         routed = call.deployment_id is not None
         if routed:
-            UPSTREAM_LATENCY.labels(model, "true" if call.stream else "false").observe(
+            _child(UPSTREAM_LATENCY, model, "true" if call.stream else "false").observe(
                 call.upstream_ms / 1000
             )
         if call.stream:
             if call.admission is not None:
                 STREAMS_IN_FLIGHT.dec()
             if call.ttft_ms is not None:
-                TIME_TO_FIRST_TOKEN.labels(model).observe(call.ttft_ms / 1000)
+                _child(TIME_TO_FIRST_TOKEN, model).observe(call.ttft_ms / 1000)
             if routed:
                 return
-        GATEWAY_LATENCY.labels(endpoint).observe(
+        _child(GATEWAY_LATENCY, endpoint).observe(
             max(0.0, call.elapsed_ms() - call.upstream_ms) / 1000
         )
     except Exception:  # a metric must never fail a call
@@ -142,15 +154,15 @@ def stream_admitted() -> None:
 
 
 def upstream_failed(upstream: str, kind: str, status: int | None) -> None:
-    UPSTREAM_ERRORS.labels(upstream, kind, str(status) if status else "").inc()
+    _child(UPSTREAM_ERRORS, upstream, kind, str(status) if status else "").inc()
 
 
 def cooled(upstream: str, scope: str) -> None:
-    COOLDOWNS.labels(upstream, scope).inc()
+    _child(COOLDOWNS, upstream, scope).inc()
 
 
 def limit_rejected(limit: str) -> None:
-    LIMIT_REJECTIONS.labels(limit or "unknown").inc()
+    _child(LIMIT_REJECTIONS, limit or "unknown").inc()
 
 
 # --- scrape-time collectors ---------------------------------------------------------------------
