@@ -49,7 +49,7 @@ def _dataset_storage(settings, tmp_path) -> None:
 
 
 @pytest.fixture
-def trainer_key(request):
+def trainer_key(db, request):
     """A key of a workspace on the Pro plan (chat, chat_agent, chat_agent_train), with the
     gateway's catalog (llama3.2 on the fake Ollama)."""
     request.getfixturevalue("gateway")
