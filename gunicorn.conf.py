@@ -17,7 +17,8 @@ from typing import Any
 
 _var = Path(os.environ.get("TOLLGATE_VAR_DIR") or Path(__file__).resolve().parent / "var")
 # Set before any worker imports prometheus_client: it picks its storage when it is imported.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var / "prometheus"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_var / "prometheus")
 
 
 def on_starting(server: Any) -> None:

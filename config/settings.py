@@ -336,6 +336,8 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL") or "I
 
 # GET /metrics (config/metrics.py): a Bearer token, or a scraper in one of these networks.
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be 16+ random characters (or unset).")
 METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.1/32", "::1/128"])
 for _cidr in METRICS_ALLOWED_CIDRS:
     try:
