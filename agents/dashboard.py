@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -188,6 +189,7 @@ class AgentPage(AgentsMixin, TemplateView):
         context.update(
             allowed=self.allowed(),
             agent=agent,
+            base_url=settings.PUBLIC_BASE_URL,
             form=kwargs.get("form") or AgentForm.of(agent, self.chat_models()),
         )
         return context

@@ -103,6 +103,7 @@ def test_it_edits_and_deletes_an_agent(client, signed_in) -> None:
 
     shown = client.get(page)
     assert shown.context["form"].initial["stop"] == "END\nSTOP"
+    assert "curl http://127.0.0.1:8000/v1/chat/completions" in shown.content.decode()
     saved = client.post(page, {**FORM, "system_prompt": "Be very brief.", "tools": ""})
     agent.refresh_from_db()
     assert saved.status_code == 302

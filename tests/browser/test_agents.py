@@ -58,3 +58,22 @@ def test_it_creates_an_agent_and_tries_it_in_the_playground(web, customer, upstr
     assert sent["temperature"] == 0.4
     record = wait_until(lambda: UsageRecord.objects.filter(workspace=customer.workspace).first())
     assert (record.requested_model, record.status) == ("agent:concierge", 200)
+
+
+def test_it_shows_the_agents_pages_on_a_phone(web, customer) -> None:
+    subscribe(customer.workspace, Plan.objects.get(code="chat_agent"))
+    agent = Agent.objects.create(
+        workspace=customer.workspace,
+        name="night-shift-concierge",
+        model="llama3.2",
+        system_prompt="You answer drivers at night.",
+        tools=[{"type": "function", "function": {"name": "open_barrier_for_lane_number"}}],
+    )
+    phone = web.phone(customer.user)
+    web.goto(customer.url("agents/"), "agents-phone-list", page=phone)
+    expect(phone.get_by_role("button", name="Create agent")).to_be_visible()
+    assert web.horizontal_overflow(phone) == 0, "the agents page scrolls sideways on a phone"
+
+    web.goto(customer.url(f"agents/{agent.pk}/"), "agents-phone-agent", page=phone)
+    expect(phone.get_by_role("button", name="Save")).to_be_visible()
+    assert web.horizontal_overflow(phone) == 0, "an agent's page scrolls sideways on a phone"
