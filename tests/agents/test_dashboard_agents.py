@@ -96,14 +96,15 @@ def test_it_refuses_a_name_the_workspace_already_uses(client, signed_in) -> None
     assert Agent.objects.count() == 1
 
 
-def test_it_edits_and_deletes_an_agent(client, signed_in) -> None:
+def test_it_edits_and_deletes_an_agent(client, signed_in, settings) -> None:
+    settings.PUBLIC_BASE_URL = "https://gateway.acme.test"
     client.post(agents_url(signed_in), FORM)
     agent = Agent.objects.get()
     page = f"{agents_url(signed_in)}{agent.pk}/"
 
     shown = client.get(page)
     assert shown.context["form"].initial["stop"] == "END\nSTOP"
-    assert "curl http://127.0.0.1:8000/v1/chat/completions" in shown.content.decode()
+    assert "curl https://gateway.acme.test/v1/chat/completions" in shown.content.decode()
     saved = client.post(page, {**FORM, "system_prompt": "Be very brief.", "tools": ""})
     agent.refresh_from_db()
     assert saved.status_code == 302
