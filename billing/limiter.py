@@ -483,11 +483,12 @@ def load_scripts() -> None:
         client.script_load(script(name).script)
 
 
-def renew_lease(admission: Admission) -> None:
-    """Keep a long stream's in-flight slot (called as it goes, at most every third of a lease)."""
+def renew_lease(admission: Admission) -> bool:
+    """Keep a long stream's in-flight slot (called as it goes, at most every third of a lease);
+    True when it renewed it now."""
     now = time.time()
     if now - admission.lease_renewed_at < settings.LIMIT_LEASE_SECONDS / 3:
-        return
+        return False
     admission.lease_renewed_at = now
     client = local_store() if admission.degraded else store()
     try:
@@ -496,6 +497,7 @@ def renew_lease(admission: Admission) -> None:
         )
     except fallback.UNREACHABLE as exc:  # the stream goes on; its lease may lapse meanwhile
         fallback.begin(exc)
+    return True
 
 
 def _text(value: Any) -> str:

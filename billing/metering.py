@@ -142,8 +142,9 @@ def charged_micro(call: Call) -> int:
 
 
 def succeeded(call: Call) -> bool:
-    """What is charged: answered calls, and streams the client cut (billed for what it got)."""
-    return call.status < 400 or call.error_code == "client_disconnected"
+    """What is charged: answered calls, and streams cut after they started (by the client, the
+    upstream or a dead worker), billed for what was delivered."""
+    return call.status < 400 or call.incomplete
 
 
 def usage_payload(call: Call) -> dict:

@@ -183,6 +183,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # A fine-tune job whose worker died is failed within a heartbeat timeout and this period.
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
+    # A stream whose web process died is settled and recorded as incomplete (billing/lost_streams).
+    "sweep-lost-streams": {"task": "billing.sweep_lost_streams", "schedule": 15.0},
 }
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -284,6 +286,9 @@ ROUTER_FAILURE_WINDOW_SECONDS = env_int("ROUTER_FAILURE_WINDOW_SECONDS", 60)
 ROUTER_COOLDOWN_SECONDS = env_int("ROUTER_COOLDOWN_SECONDS", 30)
 ROUTER_KEY_COOLDOWN_SECONDS = env_int("ROUTER_KEY_COOLDOWN_SECONDS", 60)
 ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
+# A stream whose upstream sends nothing for this long (or its upstream's timeout, if shorter)
+# ends with a final error event. Below 2/3 of LIMIT_LEASE_SECONDS, a stall never costs a slot.
+GATEWAY_STREAM_IDLE_SECONDS = env_int("GATEWAY_STREAM_IDLE_SECONDS", 40)
 # The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
 # Customers' own Ollama servers (/api/v1/local/connection) must be at public addresses; these

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
-from billing import limiter, metering
+from billing import lost_streams, metering
 from billing.metering import Call, Usage
 from billing.models import TIERS
 from keys.principal import Principal
@@ -428,14 +428,14 @@ def stream_response(
     call.prompt_estimate = estimate_prompt(body)
     meter = UsageMeter(call, call.prompt_estimate)
     upstream_done = False
+    begun = lost_streams.begin(call)  # recorded as incomplete should this process die
     accumulated = idempotency.Accumulator() if claim is not None else None
 
     def chunks() -> Iterator[dict[str, Any]]:
         nonlocal upstream_done
         last: dict[str, Any] = {}
         for chunk in upstream:
-            if call.admission is not None:
-                limiter.renew_lease(call.admission)
+            lost_streams.renew(call)
             meter.saw(chunk)
             chunk["model"] = call.requested_model
             if accumulated is not None:
@@ -459,12 +459,9 @@ def stream_response(
             yield from dialect.render_stream(call, _delivering(source, meter, call))
         except UpstreamFailure as failure:
             call.incomplete = True
-            call.fail(502, "upstream_error")
-            yield dialect.stream_error(
-                ApiError(
-                    502, "upstream_error", f"The upstream stream broke off: {failure.message}."
-                )
-            )
+            error = stream_failure(failure)
+            call.fail(error.status, error.code)
+            yield dialect.stream_error(error)
         except GeneratorExit:
             if not upstream_done:  # a client may hang up once it has read the last event
                 call.incomplete = True
@@ -500,7 +497,10 @@ def stream_response(
             if not upstream_done and call.status < 400:
                 call.incomplete = True
                 call.fail(499, "client_disconnected")
-            metering.settle(call)
+            if begun and not lost_streams.end(call):
+                call.settled = True  # a sweep settled and recorded it, once
+            else:
+                metering.settle(call)
 
     response = StreamingHttpResponse(
         ClosingStream(events(), finish), content_type="text/event-stream; charset=utf-8"
@@ -509,6 +509,16 @@ def stream_response(
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def stream_failure(failure: UpstreamFailure) -> ApiError:
+    """The final event of a stream its upstream broke off: a stall past the idle timeout is
+    504 upstream_timeout, anything else (a reset, garbage, an in-band error) 502."""
+    if failure.kind == "timeout":
+        return ApiError(
+            504, "upstream_timeout", "The upstream stopped sending mid-stream (idle timeout)."
+        )
+    return ApiError(502, "upstream_error", f"The upstream stream broke off: {failure.message}.")
 
 
 class ClosingStream:

@@ -271,6 +271,7 @@ class Router:
             except BaseException:
                 result.close()
                 raise
+            result.set_idle_timeout(min(timeout, settings.GATEWAY_STREAM_IDLE_SECONDS))
         return result
 
 
@@ -285,6 +286,12 @@ def exhausted(model: ModelInfo, last: UpstreamFailure | None) -> ApiError:
     if last is not None and last.kind == "timeout":
         return ApiError(
             504, "upstream_timeout", f"The upstream serving {model.name} did not answer in time."
+        )
+    if last is not None and last.kind == "protocol":  # garbage, or a 200 carrying an error
+        return ApiError(
+            502,
+            "upstream_error",
+            f"The upstream serving {model.name} sent an invalid answer: {last.message}.",
         )
     retry_after = settings.ROUTER_RETRY_AFTER_SECONDS
     if last is not None and last.retry_after:

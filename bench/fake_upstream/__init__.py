@@ -79,7 +79,9 @@ an in-band error event after N events), ``[[no_usage]]`` omit usage everywhere.
 
 Control API (not recorded): ``POST /_fake/config`` with any of ``CONFIG_DEFAULTS`` (status,
 status_times, latency_ms, chunk_delay_ms, require_keys, key_status, reply_tokens, retry_after,
-close_delimited, any_model, stall_max_s, models) and ``reset: true`` (defaults, base models,
+close_delimited, any_model, stall_max_s, models, directives: a string of directives every API
+request gets as if its prompt began with them, so that one instance misbehaves while another
+sent the same prompt does not) and ``reset: true`` (defaults, base models,
 no recorded requests) — answers the resulting config, 400 for unknown keys; ``GET
 /_fake/config``; ``GET /_fake/requests[?limit=N]`` (oldest first, at most 1000: id, time,
 method, path, query, headers, body, api, model, stream, status, directives, system,

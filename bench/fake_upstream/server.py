@@ -62,6 +62,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "any_model": False,  # accept unknown model names as chat models instead of 404
     "stall_max_s": 300,  # give up on a stalled stream after this long
     "models": [],  # extra model names (or {"name", "kind"} objects) to serve
+    # `[[name:value]]` directives every API request gets, as if its prompt began with them:
+    # one instance misbehaves while another, sent the same prompt, does not (failover tests)
+    "directives": "",
 }
 _INT_KEYS = ("latency_ms", "chunk_delay_ms", "reply_tokens", "retry_after", "stall_max_s")
 
@@ -84,6 +87,8 @@ def _check_config(values: dict[str, Any]) -> None:
             raise ValueError("key_status must be an object of key: status")
         if key == "models" and not isinstance(value, list):
             raise ValueError("models must be a list")
+        if key == "directives" and not isinstance(value, str):
+            raise ValueError("directives must be a string of [[name:value]] directives")
 
 
 def _model_from_spec(spec: Any) -> ModelInfo:
@@ -401,10 +406,12 @@ class Server:
             )
         if not isinstance(body, dict):
             body = {}
-        directives = parse_directives(directive_text(body)) if reads_directives else NO_DIRECTIVES
+        config = self.state.config
+        directives = NO_DIRECTIVES
+        if reads_directives:
+            directives = parse_directives(f"{config['directives']} {directive_text(body)}")
         if directives is not NO_DIRECTIVES:
             record["directives"] = directives.names()
-        config = self.state.config
         record["stream"] = bool(
             body.get("stream", api == "ollama" and path in ("/api/chat", "/api/generate"))
         )

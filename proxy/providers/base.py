@@ -81,6 +81,13 @@ class UpstreamStream:
                 "protocol", "the upstream closed the stream without data"
             ) from None
 
+    def set_idle_timeout(self, seconds: float) -> None:
+        """From now on, the upstream silent for longer than `seconds` between two reads ends the
+        stream (a read timeout, hence a `timeout` failure): a stall, not a slow first byte."""
+        sock = getattr(getattr(self._response, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(seconds)
+
     def close(self) -> None:
         # Closing a broken connection must not mask the real outcome.
         with contextlib.suppress(Exception):

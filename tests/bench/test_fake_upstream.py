@@ -866,3 +866,31 @@ def test_it_closes_to_end_streams_for_http_10_and_when_configured(up: FakeUpstre
         assert b"Transfer-Encoding" not in head and b"Connection: close" in head
         lines = [json.loads(line) for line in body.splitlines()]
         assert len(lines) == 13 and lines[-1]["done"] is True
+
+
+def test_it_applies_its_configured_directives_to_every_request(up: FakeUpstream) -> None:
+    """One instance misbehaves for every prompt while another, sent the same one, does not."""
+    up.configure(directives="[[garbage]]")
+    broken = requests.post(
+        up.url + "/v1/chat/completions", json={"model": "llama3.2", "messages": user("hi")}
+    )
+    assert broken.status_code == 200
+    with pytest.raises(ValueError):
+        broken.json()
+    assert up.requests[-1]["directives"] == ["garbage"]
+    up.configure(directives="[[drop_after:0]]")
+    dropped = requests.post(
+        up.url + "/v1/chat/completions",
+        json={"model": "llama3.2", "stream": True, "messages": user("hi [[tokens:5]]")},
+        stream=True,
+    )
+    assert dropped.status_code == 200
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        dropped.content  # noqa: B018 - the headers came, then the connection closed
+    assert up.requests[-1]["dropped"] and up.requests[-1]["events_sent"] == 0
+    with pytest.raises(ValueError):
+        up.configure(directives=["[[garbage]]"])
+    up.configure(directives="")
+    assert requests.post(
+        up.url + "/v1/chat/completions", json={"model": "llama3.2", "messages": user("hi")}
+    ).json()["choices"]
