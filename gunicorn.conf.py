@@ -32,3 +32,9 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    from config import dbprobe
+
+    dbprobe.start()  # new calls get 503 at once while PostgreSQL is away

@@ -114,6 +114,9 @@ def flush_batch(
         return 0
     consumer = consumer or consumer_name()
     _ensure_group(client)
+    # A batch this flusher read but could not write (the database was away) goes first.
+    if entries := _own_pending(client, consumer, count):
+        return _write(client, entries)
     _, claimed, _ = client.xautoclaim(
         STREAM,
         GROUP,
@@ -128,6 +131,18 @@ def flush_batch(
         entries = [(i, f) for _, items in answer or () for i, f in items if f]
     if not entries:
         return 0
+    return _write(client, entries)
+
+
+def _own_pending(client: Any, consumer: str, count: int) -> list[tuple[Any, Any]]:
+    answer = client.xreadgroup(GROUP, consumer, {STREAM: "0"}, count=count)
+    items = [(i, f) for _, found in answer or () for i, f in found]
+    if gone := [i for i, f in items if not f]:  # deleted since: nothing left to write
+        client.xack(STREAM, GROUP, *gone)
+    return [(i, f) for i, f in items if f]
+
+
+def _write(client: Any, entries: list[tuple[Any, Any]]) -> int:
     write_now([_decode(json.loads(fields[b"r"])) for _, fields in entries])
     ids = [entry_id for entry_id, _ in entries]
     client.xack(STREAM, GROUP, *ids)

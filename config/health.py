@@ -10,6 +10,9 @@ from django.db import connection
 
 
 def check_database() -> None:
+    from config import dbprobe
+
+    dbprobe.require()  # the probe saw it go: say so at once, not after the pool's timeout
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()

@@ -112,11 +112,16 @@ if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # A connection attempt to an unreachable server gives up instead of hanging.
+        DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
         if env_bool("DATABASE_POOL", True):
             DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": env_int("DATABASE_POOL_MIN", 2),
                 "max_size": env_int("DATABASE_POOL_MAX", 20),
                 "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+                # After an outage the pool retries with growing pauses; giving up a retry
+                # after this long lets the next call try again at once (PostgreSQL outage).
+                "reconnect_timeout": env_int("DATABASE_POOL_RECONNECT_TIMEOUT", 5),
             }
 else:
     DATABASES = {
@@ -135,6 +140,10 @@ else:
             },
         }
     }
+
+# Web workers check the database every this many seconds and refuse new calls with 503 while
+# it is away (config/dbprobe.py); 0: no probe.
+DATABASE_PROBE_SECONDS = env_int("DATABASE_PROBE_SECONDS", 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -99,6 +100,11 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(400, "invalid_request_error", _flatten_validation(exc.detail))
     if isinstance(exc, drf.APIException):
         return ApiError(exc.status_code, str(exc.default_code), str(exc.detail))
+    if isinstance(exc, OperationalError | InterfaceError):  # the database went away mid-call
+        from config.dbprobe import unavailable
+
+        logging.getLogger(__name__).warning("database error: %s: %s", type(exc).__name__, exc)
+        return unavailable()
     return None
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiResponse
 from rest_framework import serializers
 
@@ -463,13 +462,31 @@ def anthropic_error_responses(
     return error_responses(*errors, shape=AnthropicError, known=known)
 
 
+class ServerSentEvent(serializers.Serializer):
+    """One event of a text/event-stream answer. OpenAPI 3.0 has no `itemSchema`, so the schema of
+    an event stream describes each event (as schemathesis and OpenAPI 3.2 read it); the example is
+    a whole stream as sent."""
+
+    event = serializers.CharField(
+        required=False, help_text="the event's type (Anthropic: message_start, …); none on OpenAI"
+    )
+    data = serializers.CharField(help_text="a JSON object, or [DONE] at the end of OpenAI streams")
+    id = serializers.CharField(required=False)
+    retry = serializers.IntegerField(required=False)
+
+
+def events_ok(events: str, *, description: str) -> OpenApiResponse:
+    """A text/event-stream answer: its events' schema and the whole stream as the example."""
+    return ok(ServerSentEvent, events, description=description)
+
+
 def streaming_ok(
     serializer: Any, answer: Example, events: str, *, description: str
 ) -> dict[tuple[int, str], OpenApiResponse]:
     """A 200 that is JSON, or server-sent events with stream: true: both, with an example each."""
     return {
         (200, "application/json"): ok(serializer, answer, description=description),
-        (200, "text/event-stream"): ok(OpenApiTypes.STR, events, description=description),
+        (200, "text/event-stream"): events_ok(events, description=description),
     }
 
 

@@ -16,6 +16,7 @@ from agents import services as agents
 from billing import metering
 from billing.metering import Call
 from billing.services import catalog_settings
+from config import dbprobe
 
 from . import schema
 from .anthropic_format import NATIVE_BETA
@@ -57,6 +58,7 @@ class GatewayView(APIView):
     call: Call | None = None
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        dbprobe.require()  # the database away: 503 for every new call, known key or not
         super().initial(request, *args, **kwargs)  # authentication and scope first
         if self.endpoint:
             self.call = start_call(
