@@ -39,6 +39,8 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiResponse
 from rest_framework import serializers
 
+from config.dbprobe import unavailable
+
 from .errors import ApiError
 
 
@@ -410,6 +412,7 @@ ERRORS = catalogue(
         "The gateway cannot check your plan's limits right now; retry shortly.",
         headers={"Retry-After": "5"},
     ),
+    unavailable(),  # 503 database_unavailable
     ApiError(504, "upstream_timeout", "The upstream serving llama3.2 did not answer in time."),
 )
 
