@@ -163,7 +163,15 @@ def check_agent_tools(value: Any) -> list[dict[str, Any]]:
             raise fault(f"{path}.description", "expected a string")
         if function.get("parameters") is not None:
             check_json_schema(function["parameters"], f"{path}.parameters")
-    return [{**tool, "type": "function"} for tool in value]
+    return [
+        {**tool, "type": "function", "function": without_null_parameters(tool)} for tool in value
+    ]
+
+
+def without_null_parameters(tool: dict[str, Any]) -> dict[str, Any]:
+    """`"parameters": null` means none, as when it is left out (the answer never shows null)."""
+    function = tool["function"]
+    return {k: v for k, v in function.items() if k != "parameters" or v is not None}
 
 
 def check_json_schema(schema: dict[str, Any], path: str) -> None:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -141,8 +140,8 @@ class ApiChatStreamView(ChatCompletionsView):
         tags=["gateway"],
         request=schema.body(schema.ChatCompletionRequest, schema.CHAT_REQUEST),
         responses={
-            (200, "text/event-stream"): schema.ok(
-                OpenApiTypes.STR, schema.CHAT_EVENTS, description=schema.SSE_DESCRIPTION
+            (200, "text/event-stream"): schema.events_ok(
+                schema.CHAT_EVENTS, description=schema.SSE_DESCRIPTION
             ),
             **schema.error_responses(
                 400, 401, 402, 403, 404, 413, 429, 503, 504, *agent_schema.CALL_ERRORS

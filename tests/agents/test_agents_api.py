@@ -165,6 +165,15 @@ def test_it_refuses_a_bad_update_and_keeps_the_agent(agents: Agents) -> None:
     assert agents.request("GET", f"/{created['id']}").json() == created
 
 
+def test_it_stores_a_tool_with_null_parameters_as_one_without(agents: Agents) -> None:
+    """Found by tests/test_api_fuzz.py: the answer showed `"parameters": null`, which its
+    document does not allow (an object, or no such key)."""
+    tool = {"type": "function", "function": {"name": "ping", "parameters": None}}
+    created = agents.create(tools=[tool])
+    assert created["tools"] == [{"type": "function", "function": {"name": "ping"}}]
+    assert agents.request("GET", f"/{created['id']}").json()["tools"] == created["tools"]
+
+
 @pytest.mark.parametrize("body", [b"{", b"[]", b'"support"'])
 def test_it_refuses_a_body_that_is_not_a_json_object(agents: Agents, body: bytes) -> None:
     response = agents.http.post(
