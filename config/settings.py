@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "proxy.middleware.RequestIdMiddleware",
+    "config.limits.BodyLimitMiddleware",  # 413 before a form or body is read
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -288,6 +289,8 @@ API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 
 # --- gateway ----------------------------------------------------------------------------------
 
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 20 * 1024 * 1024)
+# Every other body (dashboard and admin forms, the usage and billing APIs): config/limits.py.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
 ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 3)
 ROUTER_DEADLINE_SECONDS = env_int("ROUTER_DEADLINE_SECONDS", 600)
 ROUTER_FAILURES_TO_COOL = env_int("ROUTER_FAILURES_TO_COOL", 3)

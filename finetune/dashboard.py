@@ -20,6 +20,7 @@ from django.views.generic import TemplateView
 from accounts.dashboard import WorkspaceMixin
 from billing import metering
 from billing.metering import Call
+from config import limits
 from keys.authentication import workspace_principal
 from keys.principal import Principal
 from proxy.errors import ApiError
@@ -80,6 +81,7 @@ def charged(principal: Principal, endpoint: str) -> Iterator[Call]:
 
 class FinetunePage(WorkspaceMixin, TemplateView):
     template_name = "finetune/finetune.html"
+    max_body_bytes = staticmethod(limits.dataset_upload_limit)  # the upload form's file
 
     @property
     def principal(self) -> Principal:

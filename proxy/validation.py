@@ -15,10 +15,19 @@ ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
 MAX_STOP_SEQUENCES = 4
 MAX_EMBEDDING_INPUTS = 2048
+MAX_PROMPTS = 2048  # legacy completions: prompts in one call
+MAX_MESSAGES = 10_000
+MAX_TOOLS = 128  # OpenAI's own limit
 
 
 def fault(path: str, message: str) -> ApiError:
     return ApiError(400, "invalid_request_error", f"{path}: {message}", param=path)
+
+
+def check_length(items: list, path: str, most: int, what: str = "items") -> None:
+    """An array cap: 400 naming the field, before any item is looked at."""
+    if len(items) > most:
+        raise fault(path, f"at most {most} {what}, got {len(items)}")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -139,6 +148,7 @@ def require_messages(messages: Any) -> list:
         raise fault("messages", f"expected an array, got {type_name(messages)}")
     if not messages:
         raise fault("messages", "must contain at least one message")
+    check_length(messages, "messages", MAX_MESSAGES, "messages")
     return messages
 
 
@@ -175,6 +185,7 @@ def check_tools(body: dict) -> None:
     if tools is not None:
         if not isinstance(tools, list):
             raise fault("tools", f"expected an array, got {type_name(tools)}")
+        check_length(tools, "tools", MAX_TOOLS, "tools")
         for index, tool in enumerate(tools):
             path = f"tools[{index}]"
             function = tool.get("function") if isinstance(tool, dict) else None
@@ -240,6 +251,11 @@ def is_token_list(value: Any) -> bool:
     )
 
 
+def is_batch(value: Any) -> bool:
+    """Several texts (an array of strings or of token-id arrays), not one text as token ids."""
+    return isinstance(value, list) and not is_token_list(value)
+
+
 def check_text_input(body: dict, name: str) -> None:
     """A string, or a non-empty array of strings, of token ids, or of token-id arrays."""
     value = body.get(name)
@@ -264,6 +280,8 @@ def check_completion_request(body: dict) -> None:
     """Legacy completions: `logprobs` is a count (0-5) here, not a flag."""
     require_string(body, "model")
     check_text_input(body, "prompt")
+    if is_batch(body["prompt"]):
+        check_length(body["prompt"], "prompt", MAX_PROMPTS, "prompts")
     check_sampling(body)
     check_integer(body, "logprobs", 0, 5)
 
@@ -271,8 +289,8 @@ def check_completion_request(body: dict) -> None:
 def check_embedding_request(body: dict) -> None:
     require_string(body, "model")
     check_text_input(body, "input")
-    if isinstance(body["input"], list) and len(body["input"]) > MAX_EMBEDDING_INPUTS:
-        raise fault("input", f"at most {MAX_EMBEDDING_INPUTS} inputs, got {len(body['input'])}")
+    if is_batch(body["input"]):
+        check_length(body["input"], "input", MAX_EMBEDDING_INPUTS, "inputs")
     check_integer(body, "dimensions", 1)
 
 

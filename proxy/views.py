@@ -52,6 +52,9 @@ class GatewayView(APIView):
     # Bodies are read raw (read_body: 413 before reading, our own JSON errors); the parser is
     # declared so that the OpenAPI document shows each endpoint's JSON body.
     parser_classes = [JSONParser]
+    # No cap in config.limits' middleware: read_body checks after authentication (a refused call
+    # is metered, in the dialect's format).
+    max_body_bytes = None
     error_dialect: Any = OpenAIDialect()
     endpoint = ""
     call: Call | None = None

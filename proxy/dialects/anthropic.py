@@ -34,8 +34,10 @@ from ..anthropic_format import (
 )
 from ..errors import ApiError
 from ..validation import (
+    MAX_TOOLS,
     check_boolean,
     check_integer,
+    check_length,
     check_number,
     fault,
     require_messages,
@@ -346,6 +348,7 @@ def function_tools(value: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(value, list):
         raise fault("tools", f"expected an array, got {type_name(value)}")
+    check_length(value, "tools", MAX_TOOLS, "tools")
     tools = []
     for index, tool in enumerate(value):
         path = f"tools.{index}"
