@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy; static files too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "proxy.middleware.RequestIdMiddleware",
     "config.limits.BodyLimitMiddleware",  # 413 before a form or body is read
