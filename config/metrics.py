@@ -149,6 +149,12 @@ def record_call(call: Call, credits: int, charged_micro: int) -> None:
         log.exception("could not record the metrics of call %s", call.call_id)
 
 
+def refused(endpoint: str, status: int) -> None:
+    """A call refused before it became one (no or a bad key, a missing scope, the database
+    away): counted with the calls, without a model."""
+    _child(REQUESTS, endpoint, "none", str(status)).inc()
+
+
 def stream_admitted() -> None:
     STREAMS_IN_FLIGHT.inc()
 

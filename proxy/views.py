@@ -15,7 +15,7 @@ from agents import services as agents
 from billing import metering
 from billing.metering import Call
 from billing.services import catalog_settings
-from config import dbprobe
+from config import dbprobe, metrics
 
 from . import schema
 from .anthropic_format import NATIVE_BETA
@@ -80,6 +80,8 @@ class GatewayView(APIView):
         if self.call is not None and not self.call.settled:
             self.call.fail(error.status, error.code)
             metering.settle(self.call)
+        elif self.call is None:
+            metrics.refused(self.endpoint or "other", error.status)
         return super().handle_exception(exc)
 
     def json_body(self, request: Any) -> dict[str, Any]:

@@ -92,6 +92,29 @@ def test_it_counts_a_call_with_its_endpoint_model_status_tokens_and_latencies(
     assert "gpt-4o-mini" not in after  # what a client asks for never becomes a label
 
 
+def test_it_counts_calls_refused_before_they_start(client, gateway, key_a) -> None:
+    before = scrape(client)
+    bad_key = client.post(
+        CHAT, "{}", content_type="application/json", HTTP_X_API_KEY="sk-tg-not-a-key"
+    )
+    no_key = client.get("/api/v1/agents")
+    after = scrape(client)
+
+    assert (bad_key.status_code, no_key.status_code) == (401, 401)
+    refused = {"endpoint": "chat_completions", "model": "none", "status": "401"}
+    assert (
+        value(after, "tollgate_requests_total", **refused)
+        - value(before, "tollgate_requests_total", **refused)
+        == 1
+    )
+    other = {"endpoint": "other", "model": "none", "status": "401"}
+    assert (
+        value(after, "tollgate_requests_total", **other)
+        - value(before, "tollgate_requests_total", **other)
+        == 1
+    )
+
+
 def test_it_times_the_first_token_of_a_stream_and_frees_its_in_flight_slot(
     client, gateway, key_a
 ) -> None:
