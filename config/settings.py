@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.outage.DatabaseUnavailableMiddleware",  # a page needing the database: 503, not 500
 ]
 
 ROOT_URLCONF = "config.urls"

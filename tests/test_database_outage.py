@@ -273,6 +273,11 @@ def test_it_refuses_new_calls_with_503_in_each_endpoints_shape_while_the_databas
     assert int(unknown.headers["Retry-After"]) > 0
     assert time.monotonic() - started < 1  # both refused at once, not after the pool's timeout
 
+    page = gateway.http.get(f"{gateway.url}/dashboard/")
+    assert page.status_code == 503  # a page that needs the database says so, not a 500
+    assert "cannot reach its database" in page.text
+    assert int(page.headers["Retry-After"]) > 0
+
     outage.restore()
     back = wait_for(lambda: gateway.chat(gateway.keys["unknown"], "after").status_code == 200, 15)
     assert back, "calls did not succeed again once the database was back"
