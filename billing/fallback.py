@@ -33,6 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from accounts.models import Workspace
+from config import metrics
 
 from .models import CreditUse, LedgerKind, UsageRecord
 
@@ -98,6 +99,7 @@ def begin(exc: BaseException) -> None:
         _outage.healthy = False
         _outage.episode += 1
     clear_local_store()
+    metrics.limits_degraded(True)
     log.error("live counters unreachable (%s): per-process limits, credits in PostgreSQL", exc)
 
 
@@ -168,6 +170,7 @@ def reached() -> None:
     if not _outage.healthy:
         with _outage.lock:
             _outage.healthy = True
+        metrics.limits_degraded(False)
 
 
 # --- monthly credits and the prepaid balance in PostgreSQL -------------------------------------

@@ -93,6 +93,19 @@ LIMIT_REJECTIONS = Counter(
     "Calls refused by a plan limit (429, or 402 for the prepaid balance), by limit.",
     ["limit"],
 )
+LIMITS_DEGRADED = Gauge(
+    "tollgate_limits_degraded",
+    "Worker processes serving on their own counters because Redis is unreachable (1 each).",
+    multiprocess_mode="livesum",
+)
+LIMITS_OUTAGES = Counter(
+    "tollgate_limits_outages",
+    "Times a worker process lost Redis and went around it.",
+)
+DEGRADED_CALLS = Counter(
+    "tollgate_degraded_calls",
+    "Calls admitted without Redis: limits per process, credits and balances in PostgreSQL.",
+)
 STREAMS_IN_FLIGHT = Gauge(
     "tollgate_streams_in_flight",
     "Streamed calls admitted and not yet settled.",
@@ -130,6 +143,8 @@ def record_call(call: Call, credits: int, charged_micro: int) -> None:
             _child(CREDITS, endpoint).inc(credits)
         if charged_micro:
             _child(PREPAID, model).inc(charged_micro / 1_000_000)
+        if call.admission is not None and call.admission.degraded:
+            DEGRADED_CALLS.inc()
         routed = call.deployment_id is not None
         if routed:
             _child(UPSTREAM_LATENCY, model, "true" if call.stream else "false").observe(
@@ -153,6 +168,13 @@ def refused(endpoint: str, status: int) -> None:
     """A call refused before it became one (no or a bad key, a missing scope, the database
     away): counted with the calls, without a model."""
     _child(REQUESTS, endpoint, "none", str(status)).inc()
+
+
+def limits_degraded(degraded: bool) -> None:
+    """This process lost Redis (True) or reached it again (False)."""
+    if degraded:
+        LIMITS_OUTAGES.inc()
+    LIMITS_DEGRADED.set(1 if degraded else 0)
 
 
 def stream_admitted() -> None:

@@ -30,6 +30,7 @@ from tests.proxy.conftest import (  # the gateway's fixtures: a fake upstream an
     gateway,  # noqa: F401
     upstream,  # noqa: F401
 )
+from tests.proxy.test_redis_outage import redis_switch  # noqa: F401 - a fixture, shared
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = "/v1/chat/completions"
@@ -218,6 +219,36 @@ def test_it_counts_limiter_rejections_by_limit(client, gateway, key_a) -> None:
 
 
 # --- who may scrape -----------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_it_shows_a_worker_serving_without_redis_and_its_return(
+    request, client, gateway, key_a
+) -> None:
+    switch = request.getfixturevalue("redis_switch")  # Redis stopped and started, as seen here
+    before = scrape(client)
+    switch(False)
+    assert chat(client, key_a).status_code == 200  # served on the process's own counters
+    during = scrape(client)
+    switch(True)
+    assert chat(client, key_a).status_code == 200
+    after = scrape(client)
+
+    assert value(during, "tollgate_limits_degraded") == 1
+    assert (
+        value(during, "tollgate_limits_outages_total")
+        - value(before, "tollgate_limits_outages_total")
+        == 1
+    )
+    assert (
+        value(during, "tollgate_degraded_calls_total")
+        - value(before, "tollgate_degraded_calls_total")
+        == 1
+    )
+    assert value(after, "tollgate_limits_degraded") == 0
+    assert value(after, "tollgate_degraded_calls_total") == value(
+        during, "tollgate_degraded_calls_total"
+    )
 
 
 def test_it_refuses_an_outsider_without_revealing_anything(client, db) -> None:
