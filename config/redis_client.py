@@ -19,11 +19,17 @@ def redis_client() -> redis.Redis | None:
     if _client is None:
         with _lock:
             if _client is None:
-                _client = redis.Redis.from_url(
+                # Blocking: a thread waits (up to 2 s) for a free connection. The plain pool
+                # raised "Too many connections" past 256, which reads as Redis unreachable
+                # (degraded mode): 500 streams of a worker ending together did that, leaving
+                # hundreds of calls in the in-flight set (bench/streams_bench.py).
+                pool = redis.BlockingConnectionPool.from_url(
                     settings.REDIS_URL,
                     socket_connect_timeout=1,
                     socket_timeout=2,
                     health_check_interval=30,
                     max_connections=256,
+                    timeout=2,
                 )
+                _client = redis.Redis(connection_pool=pool)
     return _client
