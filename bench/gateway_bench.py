@@ -3,12 +3,16 @@ the gateway, in one run, on this machine.
 
     python -m bench.gateway_bench [--seconds 5] [--workers 2] [--threads 32]
 
-Starts the fake upstream and gunicorn (gthread) on free loopback ports with production settings
-(DEBUG off): PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set (give it a database of
-its own: it creates a workspace there), else a throw-away SQLite database; then it measures with wrk (Debian's `wrk`):
+Starts the fake upstream and gunicorn (gthread, the repository's gunicorn.conf.py) on free loopback
+ports with production settings (DEBUG off): PostgreSQL and Redis when DATABASE_URL and REDIS_URL
+are set (give it a database of its own: it creates a workspace there), else a throw-away SQLite
+database; then it measures with wrk (Debian's `wrk`):
 added latency p50/p99 at concurrency 1 and 16 (gateway minus direct), requests/s through the
 gateway at concurrency 64, and the added time to the first streamed token. Everything it starts,
-it stops; all traffic goes to 127.0.0.1.
+it stops (process groups, also on Ctrl-C or TERM); all traffic goes to 127.0.0.1.
+
+`gateway()` is the set-up the other benchmarks (bench/streams_bench.py, bench/rate_bench.py)
+reuse.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -85,6 +91,12 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 def prepare(env: dict[str, str]) -> str:
     """Database, catalog, a workspace on an unlimited plan, and its key."""
+    return prepare_workspace(env)[1]
+
+
+def prepare_workspace(env: dict[str, str]) -> tuple[str, str]:
+    """Database, catalog, a workspace on the catalog's `enterprise` plan (no quota, rate,
+    concurrency or credit limit: nothing refuses a benchmark's load), and (its id, a key)."""
     manage(env, "migrate", "--verbosity", "0")
     manage(env, "apply_catalog", "config/catalog.yaml")
     created = json.loads(
@@ -102,7 +114,87 @@ def prepare(env: dict[str, str]) -> str:
     issued = json.loads(
         manage(env, "create_api_key", "--workspace", created["workspace"], "--name", "bench")
     )
-    return issued["key"]
+    return created["workspace"], issued["key"]
+
+
+def start(
+    stack: ExitStack, command: list[str], env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen:
+    """Start `command` in a process group of its own, stopped (TERM, then KILL to the whole
+    group) when `stack` closes."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the stack
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+    def stop() -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(15)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever is left in its group
+        process.wait()
+        if log:
+            out.close()
+
+    stack.callback(stop)
+    return process
+
+
+def stop_on_term() -> None:
+    """TERM (a supervisor, `timeout`) unwinds like Ctrl-C, so that everything started stops."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+@dataclass
+class Gateway:
+    upstream_url: str
+    url: str
+    workspace: str
+    key: str
+    env: dict[str, str]
+    master: subprocess.Popen
+
+
+def gateway(
+    stack: ExitStack,
+    var_dir: str,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    upstream_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Gateway:
+    """The fake upstream (with `upstream_args`), a workspace and key, gunicorn with the
+    repository's gunicorn.conf.py (`workers` x `threads`, else its own, DEBUG off) and, with Redis, the usage
+    flusher, all on free loopback ports; logs in `var_dir`. Stopped when `stack` closes."""
+    upstream_port, gateway_port = free_port(), free_port()
+    upstream_url = f"http://127.0.0.1:{upstream_port}"
+    env = environment(var_dir, upstream_url)
+    if workers:
+        env["WEB_WORKERS"] = str(workers)
+    if threads:
+        env["WEB_THREADS"] = str(threads)
+    env.update(extra_env or {})
+    logs = Path(var_dir)
+    command = [sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)]
+    start(stack, [*command, *upstream_args], env, logs / "upstream.log")
+    workspace, key = prepare_workspace(env)
+    master = start(stack, [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "gunicorn.conf.py",
+        "--bind", f"127.0.0.1:{gateway_port}", "--log-level", "warning",
+    ], env, logs / "gunicorn.log")  # fmt: skip
+    if env.get("REDIS_URL"):  # production shape: usage records leave through the flusher
+        start(stack, [sys.executable, "manage.py", "flush_usage"], env, logs / "flush_usage.log")
+    url = f"http://127.0.0.1:{gateway_port}"
+    wait_until_up(upstream_url + "/api/version")
+    wait_until_up(url + "/healthz")
+    return Gateway(upstream_url, url, workspace, key, env, master)
 
 
 def wrk(url: str, key: str | None, connections: int, seconds: int) -> dict[str, float]:
@@ -166,29 +258,10 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
 
+    stop_on_term()
     with tempfile.TemporaryDirectory() as var_dir, ExitStack() as stack:
-        upstream_port, gateway_port = free_port(), free_port()
-        upstream_url = f"http://127.0.0.1:{upstream_port}"
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
-        env = environment(var_dir, upstream_url)
-
-        def start(command: list[str]) -> None:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            stack.callback(lambda: (process.terminate(), process.wait(10)))
-
-        start([sys.executable, "-m", "bench.fake_upstream", "--port", str(upstream_port)])
-        key = prepare(env)
-        start([
-            sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{gateway_port}",
-            "--worker-class", "gthread", "--workers", str(options.workers), "--threads", str(options.threads),
-            "--log-level", "warning",
-        ])  # fmt: skip
-        if env.get("REDIS_URL"):  # production shape: usage records leave through the flusher
-            start([sys.executable, "manage.py", "flush_usage"])
-        wait_until_up(upstream_url + "/api/version")
-        wait_until_up(gateway_url + "/healthz")
+        served = gateway(stack, var_dir, workers=options.workers, threads=options.threads)
+        upstream_url, gateway_url, key = served.upstream_url, served.url, served.key
 
         direct_chat = upstream_url + "/v1/chat/completions"
         gateway_chat = gateway_url + "/v1/chat/completions"
