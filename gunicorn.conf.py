@@ -31,11 +31,13 @@ worker_class = "gthread"
 # GIL lets one process use about one core). More processes only add memory (~an imported Django
 # each) and more cold caches (catalog snapshots, key cache, connection pools).
 workers = _int("WEB_WORKERS", len(os.sched_getaffinity(0)))
-# Threads per worker = streams (and slow calls) a worker holds at once. 1,000 concurrent 10-s
-# streams on 2 workers measured ~60 kB of PSS per open stream, its thread included
-# (bench/streams_bench.py), so 512 threads cost ~30 MB per worker when all are busy, and idle
-# ones only what they once touched. 512 rather than 500: connections are not spread evenly
-# over the workers (whichever is in accept() first takes the next one).
+# Threads per worker = streams (and slow calls) a worker holds at once: 1,000 concurrent
+# streams on 2 workers need 500 each, plus the health checks and scrapes beside them; 512, and
+# worker_connections below keeps a full worker from taking more. Measured (bench/streams_bench.py,
+# README: Benchmark): the 512 threads, started at once, cost ~20 kB each (~10 MB a worker); the
+# first 1,000 streams on fresh workers grew their PSS by ~90 kB each (buffers, heap and malloc
+# arenas, kept afterwards: ~45 MB a worker at 512), later rounds by ~20 kB each. More streams per
+# host: raise WEB_THREADS with the memory; one slow upstream call holds a thread just the same.
 threads = _int("WEB_THREADS", 512)
 # A worker stops accepting at this many open connections, leaving the next ones in the listen
 # backlog for a worker with a free thread. Equal to `threads`: a connection accepted beyond them
@@ -119,9 +121,25 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     _start_threads(worker)
+    _freeze_startup_objects()
     from config import dbprobe
 
     dbprobe.start()  # new calls get 503 at once while PostgreSQL is away
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the objects of the loaded app (~120,000: Django, the URLconf, the views and what
+    they import) out of the garbage collector's full collections: one of those took ~50 ms
+    here, holding the GIL, so every call in the worker stalled that long; with a 1-second
+    upstream that was most of the 50 ms that p99 may add (bench/rate_bench.py). They live as
+    long as the worker anyway."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # import the views and everything they import  # noqa: B018
+    gc.collect()
+    gc.freeze()
 
 
 def _start_threads(worker: Any) -> None:
