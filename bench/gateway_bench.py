@@ -192,7 +192,7 @@ def gateway(
     if env.get("REDIS_URL"):  # production shape: usage records leave through the flusher
         start(stack, [sys.executable, "manage.py", "flush_usage"], env, logs / "flush_usage.log")
     url = f"http://127.0.0.1:{gateway_port}"
-    wait_until_up(upstream_url + "/api/version")
+    wait_until_up(upstream_url + "/_fake/health")  # not delayed by --latency-ms
     wait_until_up(url + "/healthz")
     return Gateway(upstream_url, url, workspace, key, env, master)
 

@@ -11,7 +11,8 @@ sockets; Debian has no wrk2) sends calls at a fixed rate, one connection each, f
 rate, stepping the rate up until p99 reaches the bound or calls fail. A call's latency runs from
 the moment it was due, not from when it was sent, so a client falling behind (or a server
 that accepts late) counts against the gateway as it would for real callers (no coordinated
-omission); the driver's own lateness is reported too. All traffic to 127.0.0.1; everything
+omission); the driver's own lateness is reported too. --direct drives the fake upstream itself
+with the same driver: the baseline the gateway's figures compare with. All traffic to 127.0.0.1; everything
 started is stopped (process groups), also on Ctrl-C or TERM.
 """
 
@@ -32,8 +33,8 @@ from bench.gateway_bench import gateway, stop_on_term
 BOUND_S = 1.05
 
 
-async def one_call(host: str, port: int, request: bytes, due: float) -> tuple[float, int]:
-    """(seconds from due to the whole answer read, status; 0 when the connection failed)."""
+async def one_call(host: str, port: int, request: bytes, due: float) -> tuple[float, int, float]:
+    """(seconds from due to the whole answer read, status (0: the connection failed), due)."""
     try:
         reader, writer = await asyncio.open_connection(host, port)
         try:
@@ -44,7 +45,7 @@ async def one_call(host: str, port: int, request: bytes, due: float) -> tuple[fl
         status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
     except (TimeoutError, OSError, ValueError, IndexError):
         status = 0
-    return time.monotonic() - due, status
+    return time.monotonic() - due, status, due
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -65,19 +66,22 @@ async def at_rate(url: str, request: bytes, rate: int, seconds: float) -> dict:
         lateness = max(lateness, time.monotonic() - due)
         tasks.append(asyncio.create_task(one_call(target.hostname, target.port, request, due)))
     results = await asyncio.gather(*tasks)
-    latencies = [seconds for seconds, status in results if status == 200]
-    failed = sum(status != 200 for _, status in results)
+    latencies = [seconds for seconds, status, _ in results if status == 200]
+    failed = sum(status != 200 for _, status, _ in results)
+    # When the calls over the bound were due (s into the run): a cluster is a stall.
+    slow = sorted(round(due - start, 1) for seconds, _, due in results if seconds >= BOUND_S)
     return {
         "rate": rate,
         "calls": len(results),
         "failed": failed,
-        "statuses": sorted({status for _, status in results if status != 200}),
+        "statuses": sorted({status for _, status, _ in results if status != 200}),
         "completed_per_s": round(len(latencies) / seconds, 1),
         "p50_s": round(percentile(latencies, 0.50), 3) if latencies else None,
         "p90_s": round(percentile(latencies, 0.90), 3) if latencies else None,
         "p99_s": round(percentile(latencies, 0.99), 3) if latencies else None,
         "max_s": round(max(latencies), 3) if latencies else None,
         "driver_late_max_ms": round(lateness * 1000, 1),
+        "over_bound_due_at_s": slow[:40],
         "load": round(os.getloadavg()[0], 2),
     }
 
@@ -90,6 +94,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="default: gunicorn.conf.py's")
     parser.add_argument("--latency-ms", type=int, default=1000)
     parser.add_argument("--logs", help="keep the servers' logs in this directory")
+    parser.add_argument(
+        "--direct", action="store_true", help="drive the fake upstream itself (the baseline)"
+    )
     options = parser.parse_args()
     stop_on_term()
     results = []
@@ -98,27 +105,31 @@ def main() -> None:
         Path(var_dir).mkdir(parents=True, exist_ok=True)
         served = gateway(stack, var_dir, workers=options.workers, threads=options.threads,
                          upstream_args=("--latency-ms", str(options.latency_ms)))  # fmt: skip
+        url = served.upstream_url if options.direct else served.url
         body = json.dumps(
             {"model": "llama3.2", "messages": [{"role": "user", "content": "Rate benchmark."}]}
         ).encode()
         request = (
-            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {urlsplit(served.url).netloc}\r\n"
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n"
             f"Authorization: Bearer {served.key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode() + body
-        asyncio.run(at_rate(served.url, request, 50, 3))  # warm-up: both workers, caches, pools
-        print(f"gunicorn: {options.workers} gthread workers, threads per worker:"
+        asyncio.run(at_rate(url, request, 50, 3))  # warm-up: both workers, caches, pools
+        print(f"{'the fake upstream directly, ' if options.direct else ''}"
+              f"gunicorn: {options.workers} gthread workers, threads per worker:"
               f" {options.threads or 'gunicorn.conf.py'}; upstream answers after"
               f" {options.latency_ms} ms; {options.seconds:g} s per rate")  # fmt: skip
         for rate in (int(r) for r in options.rates.split(",")):
             time.sleep(2)
-            result = asyncio.run(at_rate(served.url, request, rate, options.seconds))
+            result = asyncio.run(at_rate(url, request, rate, options.seconds))
             results.append(result)
             print(f"  {rate:>4} calls/s offered: {result['completed_per_s']:>6} completed/s,"
                   f" p50 {result['p50_s']} s, p90 {result['p90_s']} s, p99 {result['p99_s']} s,"
                   f" max {result['max_s']} s, failed {result['failed']} {result['statuses'] or ''}"
                   f" (driver late by up to {result['driver_late_max_ms']} ms; load"
                   f" {result['load']})", flush=True)  # fmt: skip
+            if result["over_bound_due_at_s"]:
+                print(f"       over {BOUND_S} s: calls due at {result['over_bound_due_at_s']} s")
             if result["failed"] or (result["p99_s"] or 99) >= BOUND_S:
                 break
     held = [r for r in results if not r["failed"] and r["p99_s"] < BOUND_S]
