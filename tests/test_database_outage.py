@@ -10,19 +10,16 @@ new calls succeed again without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx2
@@ -31,22 +28,20 @@ import pytest
 import redis
 
 from bench.fake_upstream import FakeUpstream
+from tests import servers
+from tests.servers import wait_for
 
 from .cuttable_proxy import CuttableProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-T = TypeVar("T")
-GUNICORN = (
-    "config.wsgi:application --worker-class gthread --workers 1 --threads 16 --timeout 0"
-    " --bind 127.0.0.1:{port}"
-)
-ROOT = Path(__file__).resolve().parent.parent
 
 SEED = """
 import json, sys
 import django
 django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
 from accounts.models import User
 from accounts.services import create_workspace
 from billing.catalog import DEFAULT_CATALOG, apply_file
@@ -71,21 +66,6 @@ print(json.dumps({
     "unknown": issue_key(workspace, "unknown").secret,
 }))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, every: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 @dataclass
@@ -139,104 +119,39 @@ class Gateway:
         return self.rows("SELECT kind, amount FROM billing_ledgerentry WHERE call_id = %s", call_id)
 
 
-def _server_url() -> tuple[str, str]:
-    """(the server's maintenance database, a name of our own: h5 → h5_outage)."""
-    url = urlsplit(os.environ["DATABASE_URL"])
-    base = url.path.lstrip("/") or "postgres"
-    return url._replace(path="/postgres").geturl(), f"{base}_outage"
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    admin_url, name = _server_url()
-    url = urlsplit(admin_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    direct = url._replace(path=f"/{name}").geturl()
     tmp = tmp_path_factory.mktemp("outage")
-    processes: list[subprocess.Popen] = []
     redis_url = os.environ["REDIS_URL"]
     queue = redis.Redis.from_url(redis_url)
     queue.delete("tg:usage")
-    try:
-        with FakeUpstream() as upstream, CuttableProxy(url.port or 5432, url.hostname) as proxy:
-            through_proxy = url._replace(
-                netloc=f"{url.username or 'postgres'}@127.0.0.1:{proxy.port}", path=f"/{name}"
-            ).geturl()
-            env = {
-                **os.environ,
-                "DEBUG": "0",
-                "SECRET_KEY": "outage-test-" + "s" * 60,
-                "API_KEY_PEPPER": "outage-test-pepper-" + "p" * 40,
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "SECURE_SSL_REDIRECT": "0",
-                "REDIS_URL": redis_url,
-                "CACHE_KEY_PREFIX": f"outage-{uuid.uuid4().hex[:8]}",
-                "TOLLGATE_VAR_DIR": str(tmp),
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
-                "DATABASE_URL": through_proxy,
-                "DATABASE_POOL_TIMEOUT": "2",
-            }
-            # gunicorn empties its metrics directory when it starts: the others get their own.
-            (tmp / "prometheus-cli").mkdir()
-            cli = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus-cli")}
-            migrate = {**cli, "DATABASE_URL": direct}
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=migrate, check=True
-            )
-            seeded = subprocess.run(
-                [sys.executable, "-c", SEED, upstream.url],
-                cwd=ROOT,
-                env={**migrate, "DJANGO_SETTINGS_MODULE": "config.settings"},
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            keys = json.loads(seeded.stdout.strip().splitlines()[-1])
-            port = free_port()
-            log = tmp / "gateway.log"
-            with open(log, "wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "gunicorn", *GUNICORN.format(port=port).split()],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "manage.py", "flush_usage", "--batch", "50"],
-                        cwd=ROOT,
-                        env=cli,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            gateway = Gateway(f"http://127.0.0.1:{port}", proxy, direct, redis_url, keys, log)
-
-            def up() -> bool:
-                try:
-                    return gateway.healthz().status_code == 200
-                except httpx2.TransportError:
-                    return False
-
-            assert wait_for(up, 30), log.read_text()[-3000:]
-            yield gateway
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        queue.delete("tg:usage")
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with contextlib.ExitStack() as stack:
+        direct = stack.enter_context(servers.scratch_database("_outage"))
+        stack.callback(queue.delete, "tg:usage")
+        url = urlsplit(direct)
+        upstream = stack.enter_context(FakeUpstream())
+        proxy = stack.enter_context(CuttableProxy(url.port or 5432, url.hostname))
+        through_proxy = url._replace(
+            netloc=f"{url.username or 'postgres'}@127.0.0.1:{proxy.port}"
+        ).geturl()
+        env = servers.production_env(
+            through_proxy,
+            tmp,
+            REDIS_URL=redis_url,
+            CACHE_KEY_PREFIX=f"outage-{uuid.uuid4().hex[:8]}",
+            PROMETHEUS_MULTIPROC_DIR=str(tmp / "prometheus"),
+            DATABASE_POOL_TIMEOUT="2",
+        )
+        # gunicorn empties its metrics directory when it starts: the others get their own.
+        (tmp / "prometheus-cli").mkdir()
+        cli = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus-cli")}
+        keys = servers.run_setup(["-c", SEED, upstream.url], {**cli, "DATABASE_URL": direct})
+        processes = stack.enter_context(servers.Processes())
+        log = tmp / "gateway.log"
+        server = processes.gunicorn(env, log, "--workers", "1", "--threads", "16", "--timeout", "0")
+        processes.start([sys.executable, "manage.py", "flush_usage", "--batch", "50"], cli, log)
+        servers.wait_until_up(server.url, log, seconds=30)
+        yield Gateway(server.url, proxy, direct, redis_url, keys, log)
 
 
 @pytest.fixture

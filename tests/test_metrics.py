@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,8 +30,8 @@ from tests.proxy.conftest import (  # the gateway's fixtures: a fake upstream an
     upstream,  # noqa: F401
 )
 from tests.proxy.test_redis_outage import redis_switch  # noqa: F401 - a fixture, shared
+from tests.servers import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAT = "/v1/chat/completions"
 OUTSIDE = "203.0.113.9"
 
@@ -292,12 +291,6 @@ def test_it_lets_loopback_in_by_default(client, db) -> None:
 
 
 # --- Celery queue depth -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -14,12 +14,8 @@ name>_scale_out`, dropped at the end) and migrated and filled by the management 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -27,9 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -37,10 +31,10 @@ import redis
 import requests
 
 from bench.fake_upstream import FakeUpstream
+from tests import servers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "scale-out-owner-password-42"
 RPM = 12
 CREDITS = 10
@@ -56,12 +50,6 @@ plans:
   - {{code: so_rpm, name: RPM, scopes: [chat], rpm: {rpm}}}
   - {{code: so_credits, name: Credits, scopes: [chat], monthly_credits: {credits}}}
   - {{code: so_concurrency, name: Concurrency, scopes: [chat], max_concurrency: {concurrency}}}
-upstreams:
-  - {{name: fake, kind: ollama, base_url: "{upstream}", timeout: 30}}
-models:
-  - name: llama3.2
-    context_window: 131072
-    deployments: [{{upstream: fake, model: llama3.2}}]
 """
 WORKSPACES = {"open": "so_open", "rpm": "so_rpm", "credits": "so_credits"}
 WORKSPACES |= {"concurrency": "so_concurrency", "revoked": "so_open"}
@@ -85,7 +73,7 @@ class Answer:
 class Cluster:
     servers: list[str]
     workspaces: dict[str, dict[str, str]]
-    database: str  # libpq conninfo of the shared database
+    database: str  # URL of the shared database
     upstream: FakeUpstream
     answers: list[Answer] = field(default_factory=list)
 
@@ -148,104 +136,8 @@ class Cluster:
 
     def wait_for_usage(self, who: str, count: int, seconds: float = 20) -> list:
         """The workspace's records once `count` have been flushed (bounded wait)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            records = self.usage_records(who)
-            if len(records) >= count or time.monotonic() > deadline:
-                return records
-            time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def admin_conninfo(url: str, dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(url, dbname=dbname)
-
-
-@contextlib.contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    """A database of the test's own on DATABASE_URL's server; its URL. Dropped at the end."""
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_scale_out"
-    admin = admin_conninfo(url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parts._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class Processes:
-    """Processes each in its own process group; `stop` ends them all (TERM to every group at
-    once, then KILL to what is left), children included."""
-
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, command: list[str], env: dict[str, str], log: Path) -> None:
-        with log.open("wb") as out:
-            self.running.append(
-                subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-
-    def stop(self) -> None:
-        for process in self.running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in self.running:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-
-def wait_until_up(url: str, log: Path, seconds: float = 40) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
-def host_environment(database_url: str, redis_url: str, var_dir: Path) -> dict[str, str]:
-    """What every web host needs: the shared database and Redis, production settings."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(64),
-        API_KEY_PEPPER=secrets.token_urlsafe(48),
-        ALLOWED_HOSTS="127.0.0.1",
-        PUBLIC_BASE_URL="https://127.0.0.1",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        # Several hosts on one PostgreSQL: each process keeps a small pool.
-        DATABASE_POOL_MIN="1",
-        DATABASE_POOL_MAX="4",
-        TOLLGATE_VAR_DIR=str(var_dir),
-        LOG_LEVEL="WARNING",
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each host its own, under its var dir
-    return env
+        servers.wait_for(lambda: len(self.usage_records(who)) >= count, seconds, every=0.2)
+        return self.usage_records(who)
 
 
 @pytest.fixture(autouse=True)
@@ -263,46 +155,44 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with contextlib.ExitStack() as stack:
         stack.callback(shared_redis.flushdb)
         upstream = stack.enter_context(FakeUpstream())
-        database_url = stack.enter_context(scratch_database(os.environ["DATABASE_URL"]))
+        database_url = stack.enter_context(servers.scratch_database("_scale_out"))
         catalog = tmp / "catalog.yaml"
         catalog.write_text(
-            CATALOG.format(rpm=RPM, credits=CREDITS, concurrency=CONCURRENCY, upstream=upstream.url)
+            CATALOG.format(rpm=RPM, credits=CREDITS, concurrency=CONCURRENCY)
+            + servers.fake_llama_catalog(upstream.url)
         )
         secret, pepper = secrets.token_urlsafe(64), secrets.token_urlsafe(48)
-        hosts = []
-        for index in range(2):
-            env = host_environment(database_url, redis_url, tmp / f"host{index}")
-            env.update(SECRET_KEY=secret, API_KEY_PEPPER=pepper)  # the same on every host
-            hosts.append(env)
-
-        setup = subprocess.run(
-            [sys.executable, "-m", "tests.scale_out_setup", str(catalog), PASSWORD]
+        hosts = [
+            servers.production_env(
+                database_url,
+                tmp / f"host{index}",
+                tls_terminated=True,
+                PUBLIC_BASE_URL="https://127.0.0.1",
+                REDIS_URL=redis_url,
+                SECRET_KEY=secret,  # the same on every host
+                API_KEY_PEPPER=pepper,
+            )
+            for index in range(2)
+        ]
+        workspaces = servers.run_setup(
+            ["-m", "tests.scale_out_setup", str(catalog), PASSWORD]
             + [f"{name}={plan}" for name, plan in WORKSPACES.items()],
-            cwd=ROOT, env=hosts[0], capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert setup.returncode == 0, setup.stderr
-        workspaces = json.loads(setup.stdout)
+            hosts[0],
+        )
 
-        processes = Processes()
-        stack.callback(processes.stop)
-        servers = []
-        for index, env in enumerate(hosts):
-            port, log = free_port(), tmp / f"gunicorn{index}.log"
-            command = [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--config", str(ROOT / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-                "--workers", "2", "--threads", "8", "--log-level", "warning",
-            ]  # fmt: skip
-            processes.start(command, env, log)
-            servers.append((f"http://127.0.0.1:{port}", log))
+        processes = stack.enter_context(servers.Processes())
+        options = ["--config", str(servers.ROOT / "gunicorn.conf.py"), "--log-level", "warning"]
+        options += ["--workers", "2", "--threads", "8"]
+        gunicorns = [
+            processes.gunicorn(env, tmp / f"gunicorn{index}.log", *options)
+            for index, env in enumerate(hosts)
+        ]
         flusher_log = tmp / "flush_usage.log"
         processes.start([sys.executable, "manage.py", "flush_usage"], hosts[0], flusher_log)
-        for url, log in servers:
-            wait_until_up(url + "/healthz", log)
+        for server in gunicorns:
+            servers.wait_until_up(server.url, server.log)
 
-        conninfo = admin_conninfo(database_url, urlsplit(database_url).path.lstrip("/"))
-        cluster = Cluster([url for url, _ in servers], workspaces, conninfo, upstream)
+        cluster = Cluster([server.url for server in gunicorns], workspaces, database_url, upstream)
         # Warm both workers of each server (imports, catalog snapshot, key cache, pools), so
         # that the races below are decided by the limits, not by a cold worker.
         warm = cluster.race([(i % 2, "open", "Warm up.") for i in range(16)])

@@ -8,39 +8,27 @@ with LIMIT_LEASE_SECONDS=2 so that it all happens in seconds."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import secrets
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 import requests
 
 from bench.fake_upstream import FakeUpstream
+from tests import servers
+from tests.servers import wait_until_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEASE = 2  # LIMIT_LEASE_SECONDS of the server under test
 CATALOG = """
-settings: {{endpoint_credits: {{chat_completions: 1}}}}
+settings: {endpoint_credits: {chat_completions: 1}}
 plans:
-  - {{code: one_slot, name: One slot, scopes: [chat], max_concurrency: 1, monthly_credits: 100}}
-upstreams:
-  - {{name: fake, kind: ollama, base_url: "{upstream}", timeout: 30}}
-models:
-  - name: llama3.2
-    context_window: 131072
-    deployments: [{{upstream: fake, model: llama3.2}}]
+  - {code: one_slot, name: One slot, scopes: [chat], max_concurrency: 1, monthly_credits: 100}
 """
 SETUP = """
 import io, json, sys, django
@@ -58,103 +46,44 @@ print(json.dumps({"workspace": made["workspace"], "key": key["key"]}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def database() -> Iterator[str]:
-    """A database of the test's own, on DATABASE_URL's server: its URL."""
-    base = urlsplit(os.environ["DATABASE_URL"])
-    name = f"{base.path.lstrip('/') or 'postgres'}_gunicorn"
-    admin = base._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def server(database: str, tmp_path: Path) -> Iterator[dict]:
+def server(tmp_path: Path) -> Iterator[dict]:
     """The fake upstream, and gunicorn serving the gateway on it: {url, key, workspace, pid,
-    database, upstream}."""
-    with FakeUpstream() as upstream:
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DEBUG="0",
-            SECRET_KEY=secrets.token_urlsafe(64),
-            API_KEY_PEPPER=secrets.token_urlsafe(48),
-            ALLOWED_HOSTS="127.0.0.1",
-            SECURE_SSL_REDIRECT="0",
-            DATABASE_URL=database,
-            DATABASE_POOL_MIN="1",
-            DATABASE_POOL_MAX="4",
+    database, log}."""
+    with (
+        servers.scratch_database("_gunicorn") as database,
+        FakeUpstream() as upstream,
+        servers.Processes() as processes,
+    ):
+        env = servers.production_env(
+            database,
+            tmp_path,
             LIMIT_LEASE_SECONDS=str(LEASE),
             USAGE_QUEUE="0",  # records straight to the database: no flusher to run beside it
-            TOLLGATE_VAR_DIR=str(tmp_path),
-            LOG_LEVEL="WARNING",
         )
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         catalog = tmp_path / "catalog.yaml"
-        catalog.write_text(CATALOG.format(upstream=upstream.url))
-        made = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", SETUP, str(catalog)],
-                cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
-            ).stdout.strip().splitlines()[-1]
-        )  # fmt: skip
-        port = free_port()
-        log = tmp_path / "gunicorn.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                    "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-                    "--workers", "1", "--threads", "4", "--timeout", "0",
-                ],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(url, log)
-            yield {**made, "url": url, "pid": process.pid, "database": database, "log": log}
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-
-def wait_until_up(url: str, log: Path, seconds: float = 40) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+        catalog.write_text(CATALOG + servers.fake_llama_catalog(upstream.url))
+        made = servers.run_setup(["-c", SETUP, str(catalog)], env)
+        gunicorn = processes.gunicorn(
+            env, tmp_path / "gunicorn.log", "--workers", "1", "--threads", "4", "--timeout", "0"
+        )
+        servers.wait_until_up(gunicorn.url, gunicorn.log)
+        yield {
+            **made,
+            "url": gunicorn.url,
+            "pid": gunicorn.pid,
+            "database": database,
+            "log": gunicorn.log,
+        }
 
 
 def worker_of(master: int) -> int:
     """The pid of the gunicorn master's (one) worker."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.1)
-    raise AssertionError("gunicorn started no worker")
+    children = servers.wait_for(
+        lambda: Path(f"/proc/{master}/task/{master}/children").read_text().split(), 20
+    )
+    assert children, "gunicorn started no worker"
+    return int(children[0])
 
 
 def stream(server: dict, prompt: str, *, timeout: float = 10) -> requests.Response:
