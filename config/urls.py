@@ -18,7 +18,7 @@ from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
 from proxy.local_api import local_api_patterns
 from proxy.status import status_view
-from proxy.urls import api_v1_patterns, v1_patterns
+from proxy.urls import api_v1_patterns, root_patterns, v1_patterns
 from proxy.views import unknown_api_path
 
 from .metrics import metrics_view
@@ -56,6 +56,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),  # operators' token or network only
     path("api/v1/", include(api_v1)),
     path("v1/", include(v1_patterns)),
+    *root_patterns,  # Ollama's native API (/api/tags, /api/chat, …)
     path(
         "documentation/openapi.json", SpectacularJSONAPIView.as_view(**PUBLIC), name="openapi-json"
     ),

@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
@@ -25,6 +25,7 @@ from billing.models import TIERS
 from keys.principal import Principal
 
 from . import idempotency
+from .dialects import Dialect
 from .errors import ApiError
 from .providers import UpstreamFailure, UpstreamStream
 from .registry import ModelInfo, registry
@@ -37,18 +38,6 @@ TIER_HEADERS = ("HTTP_X_TIER", "HTTP_X_SIATI_TIER")
 END_USER_HEADERS = ("HTTP_X_END_USER", "HTTP_X_SIATI_USER")
 _REQUEST_ID = re.compile(r"^[\w.:\-]{1,128}$")
 LOCAL_SCOPE = "local_model_access"  # models served by a workspace's own server need it
-
-
-class Dialect(Protocol):
-    name: str
-
-    def error_response(self, error: ApiError) -> HttpResponse: ...
-
-    def render(self, call: Call, result: dict[str, Any]) -> HttpResponse: ...
-
-    def render_stream(self, call: Call, chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]: ...
-
-    def stream_error(self, error: ApiError) -> bytes: ...
 
 
 # --- request facts ------------------------------------------------------------------------------
@@ -375,7 +364,7 @@ def replay(
         call.prompt_estimate = estimate_prompt(body)
         response: HttpResponse = StreamingHttpResponse(
             dialect.render_stream(call, iter(idempotency.as_chunks(result))),
-            content_type="text/event-stream; charset=utf-8",
+            content_type=dialect.stream_content_type,
         )
     else:
         response = dialect.render(call, result)
@@ -503,7 +492,7 @@ def stream_response(
                 metering.settle(call)
 
     response = StreamingHttpResponse(
-        ClosingStream(events(), finish), content_type="text/event-stream; charset=utf-8"
+        ClosingStream(events(), finish), content_type=dialect.stream_content_type
     )
     with_headers(response, limit_headers(call))
     response["Cache-Control"] = "no-cache"

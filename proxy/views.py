@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
+from django.urls import URLPattern, path
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -17,7 +18,7 @@ from billing.metering import Call
 from billing.services import catalog_settings
 from config import dbprobe, metrics
 
-from . import schema
+from . import dialects, schema
 from .anthropic_format import NATIVE_BETA
 from .dialects.anthropic import AnthropicDialect, to_canonical
 from .dialects.openai import OpenAIDialect, wants_usage
@@ -462,3 +463,49 @@ def unknown_api_path(request: Any, rest: str = "") -> HttpResponse:
     if rest.startswith("messages/"):
         return AnthropicView.error_dialect.error_response(error)
     return openai_response(error)
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+def openai_routes(mount: str) -> list[URLPattern]:
+    """OpenAI's endpoints under /v1/ and /api/v1/ (whose model list is the rich one), and the
+    seed-004 calls under /api/v1/."""
+    if not mount:
+        return []
+    prefix = mount.replace("/", "-")
+    rich = mount == "api/v1/"
+    models_view = RichModelsView if rich else ModelsView
+    detail_view = RichModelDetailView if rich else ModelDetailView
+    patterns = [
+        path("chat/completions", ChatCompletionsView.as_view(), name=f"{prefix}chat-completions"),
+        path("completions", CompletionsView.as_view(), name=f"{prefix}completions"),
+        path("embeddings", EmbeddingsView.as_view(), name=f"{prefix}embeddings"),
+        path("models", models_view.as_view(), name=f"{prefix}models"),
+        path("models/<path:model_id>", detail_view.as_view(), name=f"{prefix}model"),
+    ]
+    if rich:
+        patterns += [
+            path("chat", ApiChatView.as_view(), name="api-v1-chat"),
+            path("chat/stream", ApiChatStreamView.as_view(), name="api-v1-chat-stream"),
+            path("generate", GenerateView.as_view(), name="api-v1-generate"),
+        ]
+    return patterns
+
+
+def anthropic_routes(mount: str) -> list[URLPattern]:
+    if not mount:
+        return []
+    prefix = mount.replace("/", "-")
+    return [
+        path("messages", MessagesView.as_view(), name=f"{prefix}messages"),
+        path(
+            "messages/count_tokens",
+            CountTokensView.as_view(),
+            name=f"{prefix}messages-count-tokens",
+        ),
+    ]
+
+
+dialects.register("openai", openai_routes)
+dialects.register("anthropic", anthropic_routes)

@@ -589,6 +589,7 @@ def native_events(chunk: dict[str, Any]) -> Iterator[bytes]:
 
 class AnthropicDialect:
     name = "anthropic"
+    stream_content_type = "text/event-stream; charset=utf-8"
 
     def error_response(self, error: ApiError) -> HttpResponse:
         response = JsonResponse(error_body(error), status=error.status)

@@ -28,6 +28,7 @@ def sse(payload: dict[str, Any]) -> bytes:
 
 class OpenAIDialect:
     name = "openai"
+    stream_content_type = "text/event-stream; charset=utf-8"
 
     def __init__(self, *, include_usage: bool = False) -> None:
         self.include_usage = include_usage
