@@ -20,6 +20,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from keys.permissions import insufficient_scope
 from keys.principal import Principal
 from proxy.errors import ApiError
 from proxy.pipeline import resolve_model
@@ -239,9 +240,9 @@ def by_reference(reference: str, principal: Principal) -> Agent:
 
 def require_scope(principal: Principal) -> None:
     if SCOPE not in principal.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
+        raise insufficient_scope(
+            principal,
+            SCOPE,
             f"Calling an agent needs an API key with the '{SCOPE}' scope.",
             param="model",
         )
