@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -456,12 +457,16 @@ class RichModelDetailView(ModelDetailView):
         return super().get(request, model_id)
 
 
+@csrf_exempt
 def unknown_api_path(request: Any, rest: str = "") -> HttpResponse:
-    """Any other path under /v1/ or /api/v1/: a 404 in the API's error shape (Anthropic's below
-    /v1/messages/), not an HTML page."""
+    """Any other path under /v1/, /api/v1/ or Ollama's /api/, whatever the method: a 404 in the
+    API's error shape (Anthropic's below /v1/messages/, Ollama's `{"error"}` under /api/ but not
+    /api/v1/), never an HTML page (no CSRF check: API clients send no cookie)."""
     error = ApiError(404, "not_found", f"No API endpoint at {request.path}.")
     if rest.startswith("messages/"):
         return AnthropicView.error_dialect.error_response(error)
+    if request.path.startswith("/api/") and not request.path.startswith("/api/v1/"):
+        return JsonResponse({"error": error.message}, status=404)
     return openai_response(error)
 
 
