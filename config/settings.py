@@ -315,6 +315,13 @@ for _cidr in LOCAL_UPSTREAM_ALLOWED_CIDRS:
     except ValueError as _exc:
         raise ImproperlyConfigured(f"LOCAL_UPSTREAM_ALLOWED_CIDRS: {_exc}") from None
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
+# The most an upstream's answer may be (a non-streamed body, all of a stream) and any one line
+# of a stream: over them the call fails with 502 upstream_error naming the cap. Generous for the
+# operator's upstreams (a large embeddings batch), tight for a customer's own server.
+UPSTREAM_MAX_BODY_BYTES = env_int("UPSTREAM_MAX_BODY_BYTES", 256 * 1024 * 1024)
+UPSTREAM_MAX_LINE_BYTES = env_int("UPSTREAM_MAX_LINE_BYTES", 16 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_BODY_BYTES = env_int("LOCAL_UPSTREAM_MAX_BODY_BYTES", 32 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_LINE_BYTES = env_int("LOCAL_UPSTREAM_MAX_LINE_BYTES", 1024 * 1024)
 
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
 # configured; off, or without Redis, they are written during the request.
