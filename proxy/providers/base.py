@@ -164,7 +164,10 @@ class PinningPoolManager(urllib3.PoolManager):
         return super().connection_from_host(host, port, scheme, pool_kwargs)
 
     def pool_for(self, pin: Pin) -> HTTPConnectionPool:
-        """The pool that connects to `pin.address` (also used directly to check a server)."""
+        """The pool that connects to `pin.address` (also used directly to check a server).
+        The address is checked against the SSRF rules on every call, not only when it was
+        saved: tightening LOCAL_UPSTREAM_ALLOWED_CIDRS applies to the next call."""
+        check_pin(pin)
         with self._pinned_lock:
             pool = self._pinned.get(pin)
             if pool is None:
@@ -179,6 +182,21 @@ class PinningPoolManager(urllib3.PoolManager):
                 pool.host_header = pin.host_header
                 self._pinned[pin] = pool
             return pool
+
+
+def check_pin(pin: Pin) -> None:
+    """403 address_not_allowed when a pinned address is no longer one the gateway may call."""
+    from ..egress import address_allowed
+    from ..errors import ApiError
+
+    if not address_allowed(pin.address):
+        raise ApiError(
+            403,
+            "address_not_allowed",
+            f"Your server {pin.host_header} is at {pin.address}, an address this gateway no "
+            "longer calls (loopback, private, link-local or otherwise non-public, and not in "
+            "the operator's allowed networks). Connect it again at a public address.",
+        )
 
 
 _pool: PinningPoolManager | None = None
