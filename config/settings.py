@@ -364,7 +364,9 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL") or "I
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be 16+ random characters (or unset).")
-METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.1/32", "::1/128"])
+# Scrapers from these networks get in without the token. None by default: behind a reverse
+# proxy on the same host every client is loopback.
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", [])
 for _cidr in METRICS_ALLOWED_CIDRS:
     try:
         ipaddress.ip_network(_cidr, strict=False)
