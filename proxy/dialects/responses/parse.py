@@ -164,8 +164,20 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         canonical["user"] = user
-    canonical[NATIVE] = body
-    return ResponsesRequest(body, canonical, custom, list(history or []))
+    request = ResponsesRequest(body, canonical, custom, list(history or []))
+    canonical[NATIVE] = native_request(request)
+    return request
+
+
+def native_request(request: ResponsesRequest) -> dict[str, Any]:
+    """The body for an upstream that serves /v1/responses itself: the client's, with the
+    previous response's items in the input (the upstream never saw it) and nothing stored
+    there (the gateway keeps what it must)."""
+    native = {k: v for k, v in request.body.items() if k != "previous_response_id"}
+    if request.history:
+        native["input"] = request.input_items()
+    native["store"] = False
+    return native
 
 
 def check_fields(body: dict[str, Any]) -> None:
