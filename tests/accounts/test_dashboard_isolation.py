@@ -71,7 +71,7 @@ def test_it_shows_the_plan_and_its_limits(client, owner) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "Acme" in html
-    assert "Builder" in html and "chat_agent" in html  # plan name and code
+    assert "The Builder plan" in html and "chat_agent" not in html  # its name, not its code
     assert "1,500,000" in html  # monthly credits
     assert "200,000" in html  # tpm
     assert "unlimited" in html  # requests per 5h / week are None on this plan
@@ -80,8 +80,8 @@ def test_it_shows_the_plan_and_its_limits(client, owner) -> None:
     assert f"{subscription.current_period_end:%Y}" in html
     limits = dict(response.context["limits"])
     assert limits["Requests per 5 hours"] == "unlimited"
-    assert limits["Max concurrent requests"] == "8"
-    assert limits["Scopes"] == "chat, chat_agent"
+    assert limits["Requests at once"] == "8"
+    assert limits["Includes"] == "Chat and completions, Agents"
 
 
 def test_it_shows_a_past_due_subscription(client, owner) -> None:
