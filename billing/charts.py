@@ -61,14 +61,16 @@ class Chart:
         return not self.bars and not self.lines
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value` (the axis' top)."""
+def nice_ceiling(value: float, *, integer: bool = False) -> float:
+    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value`; for counts, the
+    smallest 2, 4, 6, 8 or 10 × 10ⁿ, so that its middle tick is a whole number too."""
     if value <= 0:
-        return 1
+        return 2 if integer else 1
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    steps = (2, 4, 6, 8, 10) if integer else (1, 2, 2.5, 5, 10)
+    for step in steps:
         if value <= step * power:
-            return step * power
+            return max(step * power, 2) if integer else step * power
     return 10 * power
 
 
@@ -115,6 +117,7 @@ def stacked(
     fmt: Callable[[float], str] = plain_number,
     muted: tuple[str, ...] = (),
     limit: int = 6,
+    integer: bool = True,
 ) -> Chart:
     """Per-day bars stacked by series, the largest first; beyond `limit` series, "other"."""
     chart = Chart(title, unit, f"{dates[0]:%d %b}", f"{dates[-1]:%d %b}")
@@ -132,7 +135,7 @@ def stacked(
     chart.peak, chart.total = max(totals, default=0), sum(totals)
     if not chart.peak:
         return chart
-    top = nice_ceiling(chart.peak)
+    top = nice_ceiling(chart.peak, integer=integer)
     _axis(chart, top, fmt)
     slot = chart.width / len(dates)
     chart.bar_width = round(max(slot - 2, 1), 1)
@@ -171,7 +174,7 @@ def lines(
     chart.peak = max((v for values in series.values() for v in values.values()), default=0)
     if not chart.peak:
         return chart
-    top = nice_ceiling(chart.peak)
+    top = nice_ceiling(chart.peak, integer=True)
     _axis(chart, top, fmt)
     slot = chart.width / len(dates)
     usable = chart.height - 4
