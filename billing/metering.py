@@ -139,7 +139,14 @@ def charged_micro(call: Call) -> int:
         return 0
     if not succeeded(call):
         return 0
-    return prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
+    cost = prepaid.cost_micro(
+        count_of(call.usage.prompt_tokens)[0],
+        count_of(call.usage.completion_tokens)[0],
+        call.prices,
+    )
+    # Never more than the hold, which the balance covered at admission: the upstream was told
+    # the output it paid for (proxy.pipeline.limit_output); one that ignores it is not billed.
+    return min(cost, call.admission.reserved_micro) if call.admission.reserved_micro else cost
 
 
 def succeeded(call: Call) -> bool:
