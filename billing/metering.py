@@ -102,6 +102,15 @@ def admit(
             # the router may take; a stream renews its own as it goes.
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
+    except limiter.MoneyUnavailable as exc:
+        log.warning("call %s spends money and Redis is unreachable here: refused", call.call_id)
+        raise ApiError(
+            503,
+            "limits_unavailable",
+            "The gateway cannot reach your credit balance from here right now; calls that "
+            "spend credits or prepaid balance are paused for a few seconds. Retry shortly.",
+            headers={"Retry-After": str(max(1, settings.LIMITS_RETRY_SECONDS))},
+        ) from exc
     except (RedisError, limiter.LimitsUnavailable) as exc:
         # Redis answered, but with an error (out of memory, read-only replica): no limit can be
         # checked, and refusing is the only way never to overspend. (Unreachable is another

@@ -327,6 +327,13 @@ LIMIT_LEASE_SECONDS = env_int("LIMIT_LEASE_SECONDS", 60)
 # With the live counters' Redis unreachable, admission goes around it (per-process limits,
 # credits and balance in PostgreSQL) and tries it again after this many seconds.
 LIMITS_RETRY_SECONDS = env_int("LIMITS_RETRY_SECONDS", 2)
+# What a host that cannot reach Redis does with calls that spend money (monthly credits, a
+# prepaid balance): "refuse" them with 503 (hosts that still reach Redis spend from it, and two
+# counts of one balance would spend it twice), or take them from PostgreSQL ("database": sound
+# only when no host reaches Redis, e.g. a single host). Free and rate-limited calls are served.
+LIMITS_OUTAGE_MONEY = env_str("LIMITS_OUTAGE_MONEY", "refuse")
+if LIMITS_OUTAGE_MONEY not in ("refuse", "database"):
+    raise ImproperlyConfigured('LIMITS_OUTAGE_MONEY must be "refuse" or "database"')
 # Prepaid calls without max_tokens are held back for this many output tokens at admission.
 PREPAID_DEFAULT_MAX_TOKENS = env_int("PREPAID_DEFAULT_MAX_TOKENS", 4096)
 USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)
