@@ -6,8 +6,10 @@ worker's live gauges (child_exit). Each worker then writes its samples to its ow
 a scrape, answered by any worker, sums them all. Without that variable (runserver, tests, one
 process) the series live in this process's default registry.
 
-Label values are bounded: endpoints and limits are fixed sets, models are the catalog's names
-(never what a client asked for), upstreams are the catalog's upstream names.
+Label values are bounded: endpoints and limits are fixed sets, models are the public catalog's
+names (never what a client asked for; a workspace's own models are labelled `private`, those on
+its own server `local`, so that a scrape never shows a tenant's model names), upstreams are the
+catalog's upstream names.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def _child(metric: Any, *values: str) -> Any:
 def record_call(call: Call, credits: int, charged_micro: int) -> None:
     """Every gateway call, once, where it ends (billing.metering.settle)."""
     try:
-        model = call.served_model or "none"
+        model = model_label(call.served_model)
         endpoint = call.endpoint
         _child(REQUESTS, endpoint, model, str(call.status)).inc()
         usage = call.usage
@@ -167,6 +169,18 @@ def record_call(call: Call, credits: int, charged_micro: int) -> None:
         )
     except Exception:  # a metric must never fail a call
         log.exception("could not record the metrics of call %s", call.call_id)
+
+
+def model_label(name: str) -> str:
+    """The model as metrics show it: a public catalog name; `local` for a model on a workspace's
+    own server, `private` for any other model of one workspace (a fine-tune)."""
+    if not name:
+        return "none"
+    if name.startswith("local/"):
+        return "local"
+    from proxy.registry import registry
+
+    return name if name in registry.snapshot().public else "private"
 
 
 def refused(endpoint: str, status: int) -> None:
