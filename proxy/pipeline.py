@@ -368,7 +368,7 @@ def run(
             worst_case_tokens=worst_case_tokens(body, model) if is_prepaid(call) else (0, 0),
         )
         upstream_body = prepare_upstream_body(body, call)
-        if is_prepaid(call) and operation in ("chat", "completion"):
+        if is_prepaid(call) and operation != "embeddings":
             limit_output(upstream_body, output_per_answer(body, model))
         if optional_reasoning and not model.may_reason:
             upstream_body.pop("reasoning_effort", None)

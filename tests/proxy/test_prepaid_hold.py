@@ -123,3 +123,39 @@ def test_it_never_charges_more_than_the_hold(client, prepaid_key, upstream):
     assert record.cost == held < Decimal("0.2")
     assert LedgerEntry.objects.get(kind="usage").amount == -record.cost
     assert balance(prepaid_key) == Decimal(5) - record.cost
+
+
+def test_it_limits_a_responses_call(client, prepaid_key, upstream):
+    response = post(client, "/v1/responses", {"model": "llama3.2", "input": LONG}, prepaid_key)
+    assert response.status_code == 200
+    assert sent_upstream(upstream)["max_tokens"] == 100  # chat, to an Ollama upstream
+    answer = response.json()
+    assert answer["status"] == "incomplete"
+    assert answer["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert answer["usage"]["output_tokens"] == 100
+
+
+def test_it_limits_a_responses_call_sent_natively(client, prepaid_key, upstream):
+    from proxy.models import Model, Upstream, UpstreamKind
+
+    from .conftest import deploy
+
+    server = Upstream.objects.create(
+        name="fake-responses", kind=UpstreamKind.OPENAI, base_url=f"{upstream.url}/v1",
+        timeout=5, serves_responses=True,
+    )  # fmt: skip
+    model = Model.objects.create(
+        name="gpt-native", input_price_per_mtok=1000, output_price_per_mtok=2000
+    )
+    deploy(model, server, "gpt-4o")
+    body = {"model": "gpt-native", "input": LONG, "max_output_tokens": 100_000}
+    response = post(client, "/v1/responses", body, prepaid_key)
+    assert response.status_code == 402  # 100,000 output tokens cannot be held
+    del body["max_output_tokens"]
+    response = post(client, "/v1/responses", body, prepaid_key)
+    assert response.status_code == 200
+    sent = sent_upstream(upstream)
+    assert upstream.requests[-1]["path"] == "/v1/responses"
+    assert sent["max_output_tokens"] == 100
+    assert response.json()["status"] == "incomplete"
+    assert balance(prepaid_key) >= 0
