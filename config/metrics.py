@@ -108,6 +108,11 @@ DEGRADED_CALLS = Counter(
     "tollgate_degraded_calls",
     "Calls admitted without Redis: limits per process, credits and balances in PostgreSQL.",
 )
+USAGE_DEAD_LETTERED = Counter(
+    "tollgate_usage_dead_lettered",
+    "Usage records the database refused even alone, moved to the dead-letter stream by a "
+    "flusher (counted where the flusher runs; tollgate_usage_dead_letters is what waits).",
+)
 STREAMS_IN_FLIGHT = Gauge(
     "tollgate_streams_in_flight",
     "Streamed calls admitted and not yet settled.",
@@ -207,6 +212,10 @@ def limit_rejected(limit: str) -> None:
     _child(LIMIT_REJECTIONS, limit or "unknown").inc()
 
 
+def usage_dead_lettered(count: int) -> None:
+    USAGE_DEAD_LETTERED.inc(count)
+
+
 # --- scrape-time collectors ---------------------------------------------------------------------
 
 # Kombu's Redis transport keeps a queue as a list named after it, plus one list per priority step.
@@ -270,6 +279,27 @@ class CeleryQueueCollector:
 _celery = CeleryQueueCollector()
 
 
+class DeadLetterCollector:
+    """tollgate_usage_dead_letters: usage records waiting in the dead-letter stream for the
+    operator (replay or drop), read at scrape time; absent without Redis."""
+
+    def collect(self) -> Any:
+        from billing.usage_queue import dead_letter_count
+
+        waiting = dead_letter_count()
+        if waiting is None:
+            return
+        yield GaugeMetricFamily(
+            "tollgate_usage_dead_letters",
+            "Usage records the database refused, waiting for the operator to replay or drop them "
+            "(python manage.py usage_dead_letters).",
+            value=waiting,
+        )
+
+
+_dead_letters = DeadLetterCollector()
+
+
 def exposition() -> bytes:
     """The text a scrape gets: every worker's samples (multiprocess) or this process's."""
     registry = CollectorRegistry()
@@ -278,8 +308,10 @@ def exposition() -> bytes:
 
         multiprocess.MultiProcessCollector(registry)
         registry.register(_celery)
+        registry.register(_dead_letters)
         return generate_latest(registry)
     registry.register(_celery)
+    registry.register(_dead_letters)
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 

@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
     # A stream whose web process died is settled and recorded as incomplete (billing/lost_streams).
     "sweep-lost-streams": {"task": "billing.sweep_lost_streams", "schedule": 15.0},
+    # Stored Responses API answers older than RESPONSES_RETENTION_DAYS are deleted.
+    "purge-stored-responses": {"task": "proxy.purge_stored_responses", "schedule": 3600.0},
 }
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -277,6 +279,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["keys.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAccept",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "proxy.errors.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -314,6 +317,9 @@ ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
 # A stream whose upstream sends nothing for this long (or its upstream's timeout, if shorter)
 # ends with a final error event. Below 2/3 of LIMIT_LEASE_SECONDS, a stall never costs a slot.
 GATEWAY_STREAM_IDLE_SECONDS = env_int("GATEWAY_STREAM_IDLE_SECONDS", 40)
+# Responses API answers stored with `store: true` (previous_response_id, GET/DELETE
+# /v1/responses/{id}) are kept this many days, then purged by a beat task.
+RESPONSES_RETENTION_DAYS = env_int("RESPONSES_RETENTION_DAYS", 30)
 # The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
 # Customers' own Ollama servers (/api/v1/local/connection) must be at public addresses; these

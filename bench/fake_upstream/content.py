@@ -89,6 +89,7 @@ _INT_DIRECTIVES = {
     "chunk_delay": "chunk_delay_ms",
     "tokens": "tokens",
     "huge": "huge",
+    "prompt_tokens": "prompt_tokens",
 }
 
 
@@ -108,6 +109,7 @@ class Directives:
     error_200: int | None = None  # events before the in-band error (0 = straight away)
     no_usage: bool = False
     huge: int | None = None  # bytes: a body padded to this size, or a stream line this long
+    prompt_tokens: int | None = None  # the prompt tokens reported, whatever they were (OpenAI)
 
     def names(self) -> list[str]:
         return [

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import anthropic_api, ollama_api, openai_api
+from . import anthropic_api, ollama_api, openai_api, responses_api
 from .base import (
     BASE_MODELS,
     ApiError,
@@ -241,6 +241,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Handler, bool]] = {
     ("POST", "/v1/chat/completions"): ("openai", openai_api.chat_completions, True),
     ("POST", "/v1/completions"): ("openai", openai_api.completions, True),
     ("POST", "/v1/embeddings"): ("openai", openai_api.embeddings, True),
+    ("POST", "/v1/responses"): ("openai", responses_api.responses, True),
     ("GET", "/v1/models"): ("openai", openai_api.list_models, False),
     ("POST", "/v1/messages"): ("anthropic", anthropic_api.messages, True),
     ("POST", "/v1/messages/count_tokens"): ("anthropic", anthropic_api.count_tokens, True),
@@ -293,6 +294,10 @@ def directive_text(body: Any) -> str:
             value = body.get(key)
             if isinstance(value, str):
                 return value
+            if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                # Responses API input items: the last user message
+                users = [v for v in value if isinstance(v, dict) and v.get("role") == "user"]
+                return text_of(users[-1].get("content"))[0] if users else ""
             if isinstance(value, list):
                 return "\n".join(v for v in value if isinstance(v, str))
     except Exception:

@@ -296,3 +296,10 @@ class Provider:
 
     def embeddings(self, base_url: str, key: str | None, body: dict, *, timeout: float) -> dict:
         raise NotImplementedError
+
+    def responses(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        """A Responses API call sent natively (the catalog's `responses: true`); a kind without
+        its own Responses API serves it as a chat."""
+        return self.chat(base_url, key, body, stream=stream, timeout=timeout)

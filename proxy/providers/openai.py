@@ -277,6 +277,36 @@ class OpenAIProvider(Provider):
         assert isinstance(result, dict)
         return result
 
+    def responses(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        """The client's Responses body to the upstream's own /responses, its answer as
+        canonical results or chunks carrying the native form (proxy.dialects.responses.native)."""
+        from ..dialects.responses import native
+
+        payload = native.native_body(body)
+        response = post(
+            self._url(base_url, "/responses"), key, payload, stream=stream, timeout=timeout
+        )
+        if not stream:
+            try:
+                data = json.loads(response.data)
+            except ValueError as exc:
+                raise UpstreamFailure(
+                    "protocol", "the upstream answered with invalid JSON"
+                ) from exc
+            if not isinstance(data, dict) or data.get("error") or "output" not in data:
+                raise UpstreamFailure("protocol", "the upstream answered 200 with an error body")
+            return native.native_result(data)
+
+        def events() -> Iterator[dict[str, Any]]:
+            for event in sse_events(response, last=native.is_last):
+                if native.is_failure(event):
+                    raise UpstreamFailure("protocol", "the upstream reported an error mid-stream")
+                yield native.native_chunk(event)
+
+        return UpstreamStream(events(), response)
+
 
 class OllamaProvider(OpenAIProvider):
     """Ollama: base_url is the server root (http://host:11434); calls go to its /v1 API."""
