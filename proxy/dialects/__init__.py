@@ -33,6 +33,7 @@ MOUNTS = ("", "v1/", "api/v1/")
 MODULES = {
     "openai": "proxy.views",
     "anthropic": "proxy.views",
+    "ollama": "proxy.dialects.ollama",
 }
 
 
