@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
     # A stream whose web process died is settled and recorded as incomplete (billing/lost_streams).
     "sweep-lost-streams": {"task": "billing.sweep_lost_streams", "schedule": 15.0},
+    # Stored Responses API answers older than RESPONSES_RETENTION_DAYS are deleted.
+    "purge-stored-responses": {"task": "proxy.purge_stored_responses", "schedule": 3600.0},
 }
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -266,6 +268,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["keys.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAccept",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "proxy.errors.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -303,6 +306,9 @@ ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
 # A stream whose upstream sends nothing for this long (or its upstream's timeout, if shorter)
 # ends with a final error event. Below 2/3 of LIMIT_LEASE_SECONDS, a stall never costs a slot.
 GATEWAY_STREAM_IDLE_SECONDS = env_int("GATEWAY_STREAM_IDLE_SECONDS", 40)
+# Responses API answers stored with `store: true` (previous_response_id, GET/DELETE
+# /v1/responses/{id}) are kept this many days, then purged by a beat task.
+RESPONSES_RETENTION_DAYS = env_int("RESPONSES_RETENTION_DAYS", 30)
 # The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
 # Customers' own Ollama servers (/api/v1/local/connection) must be at public addresses; these
@@ -315,6 +321,13 @@ for _cidr in LOCAL_UPSTREAM_ALLOWED_CIDRS:
     except ValueError as _exc:
         raise ImproperlyConfigured(f"LOCAL_UPSTREAM_ALLOWED_CIDRS: {_exc}") from None
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
+# The most an upstream's answer may be (a non-streamed body, all of a stream) and any one line
+# of a stream: over them the call fails with 502 upstream_error naming the cap. Generous for the
+# operator's upstreams (a large embeddings batch), tight for a customer's own server.
+UPSTREAM_MAX_BODY_BYTES = env_int("UPSTREAM_MAX_BODY_BYTES", 256 * 1024 * 1024)
+UPSTREAM_MAX_LINE_BYTES = env_int("UPSTREAM_MAX_LINE_BYTES", 16 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_BODY_BYTES = env_int("LOCAL_UPSTREAM_MAX_BODY_BYTES", 32 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_LINE_BYTES = env_int("LOCAL_UPSTREAM_MAX_LINE_BYTES", 1024 * 1024)
 
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
 # configured; off, or without Redis, they are written during the request.
@@ -357,7 +370,9 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL") or "I
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be 16+ random characters (or unset).")
-METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.1/32", "::1/128"])
+# Scrapers from these networks get in without the token. None by default: behind a reverse
+# proxy on the same host every client is loopback.
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", [])
 for _cidr in METRICS_ALLOWED_CIDRS:
     try:
         ipaddress.ip_network(_cidr, strict=False)

@@ -263,7 +263,12 @@ class Router:
         base = deployment.upstream.base_url
         if operation == "embeddings":
             return provider.embeddings(base, key, payload, timeout=timeout)
-        call = provider.chat if operation == "chat" else provider.completion
+        if operation == "responses" and deployment.upstream.serves_responses:
+            call = provider.responses  # the client's Responses body, sent as it is
+        elif operation in ("chat", "responses"):
+            call = provider.chat
+        else:
+            call = provider.completion
         result = call(base, key, payload, stream=stream, timeout=timeout)
         if isinstance(result, UpstreamStream):
             try:

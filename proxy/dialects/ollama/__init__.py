@@ -10,14 +10,14 @@ Open WebUI, Continue, `codex --oss`) work with the base URL and the key as Beare
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path, re_path
+from django.urls import URLPattern, path
 
 from .. import register
 from . import views
 
 
 def ollama_routes(mount: str) -> list[URLPattern]:
-    """Only at the site's root; anything else under /api/ but /api/v1/ is Ollama's JSON 404."""
+    """Only at the site's root (any other path under /api/ is Ollama's JSON 404: config/urls.py)."""
     if mount:
         return []
     return [
@@ -30,7 +30,6 @@ def ollama_routes(mount: str) -> list[URLPattern]:
         path("api/show", views.ShowView.as_view(), name="ollama-show"),
         path("api/ps", views.PsView.as_view(), name="ollama-ps"),
         path("api/version", views.VersionView.as_view(), name="ollama-version"),
-        re_path(r"^api/(?!v1/)(?P<rest>.*)$", views.unknown_path, name="ollama-unknown"),
     ]
 
 

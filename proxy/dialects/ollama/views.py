@@ -8,13 +8,10 @@ from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
-from rest_framework.negotiation import BaseContentNegotiation
 
 from keys.authentication import extract_secret
 
-from ...errors import ApiError
 from ...pipeline import resolve_model, run, visible_models
 from ...registry import registry
 from ...views import GatewayView
@@ -22,20 +19,8 @@ from . import schema, wire
 from .render import VERSION, OllamaDialect, load_answer, show_answer, tag_entry
 
 
-class AnyAccept(BaseContentNegotiation):
-    """Ollama clients send Accept: application/json, application/x-ndjson or nothing at all;
-    the answer's type is the endpoint's whatever they say, never a 406."""
-
-    def select_parser(self, request: Any, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request: Any, renderers: list[Any], format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
-
-
 class OllamaView(GatewayView):
     error_dialect: Any = OllamaDialect()
-    content_negotiation_class = AnyAccept
 
     def dialect_for(self, mode: str, model: str) -> OllamaDialect:
         """The request's dialect, also the one its errors are rendered by (Ollama's 404 names the
@@ -247,10 +232,3 @@ class RootView(OllamaView):
     )
     def get(self, request: Any) -> HttpResponse:
         return HttpResponse("Ollama is running", content_type="text/plain; charset=utf-8")
-
-
-@csrf_exempt
-def unknown_path(request: Any, rest: str = "") -> HttpResponse:
-    """Any other path under /api/ (not /api/v1/): Ollama's JSON 404, whatever the method."""
-    error = ApiError(404, "not_found", f"404 page not found: {request.path}")
-    return OllamaDialect().error_response(error)
