@@ -521,3 +521,66 @@ def test_it_keeps_another_workspaces_local_models_out_of_the_list(
     names = [m["name"] for m in client.get("/api/tags", **bearer(key_a)).json()["models"]]
     assert "local/qwen2.5:7b" not in names
     assert User.objects.count() == 2
+
+
+@pytest.fixture
+def homelab(catalog, gateway, upstream):
+    """A workspace on `local_agent_train` (scope local_model_access) with its own server serving
+    `local/llama3.2`, a key with every scope of its plan and one with `chat` only."""
+    from accounts.services import create_workspace
+    from billing.models import Plan
+    from keys.services import issue_key
+
+    from ..conftest import _user
+
+    workspace = create_workspace(
+        "Homelab", _user("owner@homelab.test"), Plan.objects.get(code="local_agent_train")
+    )
+    own_server = add_upstream(upstream, "homelab-box", workspace=workspace)
+    deploy(Model.objects.create(name="local/llama3.2", workspace=workspace), own_server, "llama3.2")
+    return {
+        "key": issue_key(workspace, "homelab"),
+        "chat_only": issue_key(workspace, "chat only", scopes=["chat"]),
+    }
+
+
+def test_it_lists_and_serves_local_models_to_a_key_that_may_call_them(client, homelab) -> None:
+    names = [m["name"] for m in client.get("/api/tags", **bearer(homelab["key"])).json()["models"]]
+    assert "local/llama3.2" in names
+    answer = post(
+        client, homelab["key"], "/api/chat", {**chat_body(stream=False), "model": "local/llama3.2"}
+    )
+    assert answer.status_code == 200 and answer.json()["message"]["content"]
+
+    chat_only = homelab["chat_only"]
+    names = [m["name"] for m in client.get("/api/tags", **bearer(chat_only)).json()["models"]]
+    assert "local/llama3.2" not in names
+    refused = post(client, chat_only, "/api/chat", {**chat_body(), "model": "local/llama3.2"})
+    assert refused.status_code == 403
+    assert "local_model_access" in refused.json()["error"]
+
+
+def test_it_refuses_a_model_the_key_excludes_with_403(client, gateway, key_a) -> None:
+    from keys.models import ApiKey
+
+    ApiKey.objects.filter(pk=key_a.key.pk).update(model_patterns=["nomic-*"])
+    response = post(client, key_a, "/api/chat", chat_body())
+    assert response.status_code == 403
+    assert list(response.json()) == ["error"]
+    names = [m["name"] for m in client.get("/api/tags", **bearer(key_a)).json()["models"]]
+    assert names == ["nomic-embed-text"]
+
+
+def test_it_replays_an_idempotent_repeat_without_a_second_call(
+    client, gateway, key_a, upstream
+) -> None:
+    first = post(client, key_a, "/api/chat", chat_body(), HTTP_IDEMPOTENCY_KEY="order-42")
+    first_lines = lines(first)
+    again = post(client, key_a, "/api/chat", chat_body(), HTTP_IDEMPOTENCY_KEY="order-42")
+    again_lines = lines(again)
+
+    assert again["Idempotent-Replayed"] == "true"
+    text = "".join(line["message"]["content"] for line in first_lines)
+    assert "".join(line["message"]["content"] for line in again_lines) == text
+    assert again_lines[-1]["done"] is True
+    assert len(upstream.requests) == 1
