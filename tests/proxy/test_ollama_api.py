@@ -247,21 +247,48 @@ def test_it_ends_a_broken_stream_with_an_error_line(client, gateway, key_a) -> N
     assert (record.status, record.incomplete) == (502, True)
 
 
-def test_it_bills_what_was_delivered_when_the_client_hangs_up(client, gateway, key_a) -> None:
-    response = post(client, key_a, "/api/chat", chat_body("[[tokens:200]] tell me"))
-    stream = iter(response.streaming_content)
-    first = [json.loads(next(stream)) for _ in range(3)]
-    assert all(not line["done"] for line in first)
-    response.close()  # what the WSGI server does when the client leaves
+@pytest.mark.django_db(transaction=True)
+def test_it_bills_what_was_delivered_when_the_client_hangs_up(live_server, upstream) -> None:
+    """A real client on a real server reads three lines of a long stream and leaves."""
+    import time
 
+    import requests
+
+    from accounts.services import create_workspace
+    from billing.catalog import DEFAULT_CATALOG, apply_file
+    from billing.models import Plan
+    from keys.services import issue_key
+
+    apply_file(DEFAULT_CATALOG)
+    workspace = create_workspace(
+        "Live", User.objects.create_user("live@x.test"), Plan.objects.get(code="paid_chat")
+    )
+    key = issue_key(workspace, "live")
+    deploy(Model.objects.create(name="long"), add_upstream(upstream, "live-up"), "llama3.2")
+    body = {**chat_body("[[tokens:400]] [[chunk_delay:20]] tell me"), "model": "long"}
+    with requests.post(
+        live_server.url + "/api/chat",
+        json=body,
+        headers={"Authorization": f"Bearer {key.secret}"},
+        stream=True,
+        timeout=10,
+    ) as response:
+        assert response.headers["Content-Type"] == "application/x-ndjson"
+        read = [json.loads(line) for line, _ in zip(response.iter_lines(), range(3), strict=False)]
+    assert all(not line["done"] for line in read)
+
+    deadline = time.monotonic() + 10
+    while not UsageRecord.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     record = UsageRecord.objects.get()
-    assert (record.status, record.error_code, record.incomplete) == (
+    assert (record.endpoint, record.status, record.error_code, record.incomplete) == (
+        "ollama_chat",
         499,
         "client_disconnected",
         True,
     )
-    assert record.tokens_estimated
-    assert 1 <= record.completion_tokens < 200
+    assert record.tokens_estimated and record.prompt_tokens > 0
+    assert 1 <= record.completion_tokens < 400  # what was delivered, not what was planned
 
 
 # --- generate -----------------------------------------------------------------------------------
