@@ -71,4 +71,5 @@ urlpatterns = [
     path("admin/status/", admin.site.admin_view(status_view), name="operator-status"),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON
+    re_path(r"^api/(?P<rest>.*)$", unknown_api_path),  # Ollama's /api/… included
 ]
