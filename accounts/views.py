@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import _SIMPLE_KEYS, is_ratelimited
 
 from billing import overview
 from billing.models import Plan
@@ -51,10 +51,13 @@ def ratelimit_message() -> str:
 
 
 def account_ratelimited(request: HttpRequest, action: str, email: str = "") -> bool:
-    """Count this POST against `action`'s limits per client IP and per submitted email.
+    """Count this POST against `action`'s limits per client address and per submitted email.
 
     The rate is settings.ACCOUNT_RATELIMIT (django-ratelimit syntax, e.g. "10/m"). Both counters
-    are incremented on every POST, successful or not; other methods are never counted.
+    are incremented on every POST, successful or not; other methods are never counted. For log-in
+    the email's counter is per (email, address): wrong passwords sent from one address lock that
+    address out, never the account's owner from another one (signup and password reset keep
+    theirs per email, so that nobody mails one inbox from many addresses).
     """
     rate = settings.ACCOUNT_RATELIMIT
     limited = is_ratelimited(
@@ -62,11 +65,12 @@ def account_ratelimited(request: HttpRequest, action: str, email: str = "") -> b
     )
     email = normalize_email(email)
     if email:
+        counted = f"{email}|{_SIMPLE_KEYS['ip'](request)}" if action == "login" else email
         limited = (
             is_ratelimited(
                 request,
                 group=f"accounts.{action}.email",
-                key=lambda _group, _request: email,
+                key=lambda _group, _request: counted,
                 rate=rate,
                 method="POST",
                 increment=True,

@@ -321,6 +321,13 @@ for _cidr in LOCAL_UPSTREAM_ALLOWED_CIDRS:
     except ValueError as _exc:
         raise ImproperlyConfigured(f"LOCAL_UPSTREAM_ALLOWED_CIDRS: {_exc}") from None
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
+# The most an upstream's answer may be (a non-streamed body, all of a stream) and any one line
+# of a stream: over them the call fails with 502 upstream_error naming the cap. Generous for the
+# operator's upstreams (a large embeddings batch), tight for a customer's own server.
+UPSTREAM_MAX_BODY_BYTES = env_int("UPSTREAM_MAX_BODY_BYTES", 256 * 1024 * 1024)
+UPSTREAM_MAX_LINE_BYTES = env_int("UPSTREAM_MAX_LINE_BYTES", 16 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_BODY_BYTES = env_int("LOCAL_UPSTREAM_MAX_BODY_BYTES", 32 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_LINE_BYTES = env_int("LOCAL_UPSTREAM_MAX_LINE_BYTES", 1024 * 1024)
 
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
 # configured; off, or without Redis, they are written during the request.
@@ -363,7 +370,9 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL") or "I
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be 16+ random characters (or unset).")
-METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.1/32", "::1/128"])
+# Scrapers from these networks get in without the token. None by default: behind a reverse
+# proxy on the same host every client is loopback.
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", [])
 for _cidr in METRICS_ALLOWED_CIDRS:
     try:
         ipaddress.ip_network(_cidr, strict=False)

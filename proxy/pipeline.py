@@ -163,13 +163,24 @@ def visible_models(principal: Principal) -> list[ModelInfo]:
 
 
 def usage_from(result: dict[str, Any]) -> Usage | None:
+    """The upstream's counts, each clamped to 0…2³¹−1 (a customer's own server may report
+    anything); a count that had to change marks the usage as estimated, and is logged."""
     usage = result.get("usage")
     if not isinstance(usage, dict) or "prompt_tokens" not in usage:
         return None
-    return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-    )
+    prompt, prompt_changed = metering.count_of(usage.get("prompt_tokens"))
+    completion, completion_changed = metering.count_of(usage.get("completion_tokens"))
+    if prompt_changed or completion_changed:
+        log.warning(
+            "upstream reported unusable token counts (prompt %.40r, completion %.40r): clamped",
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+        )
+    if prompt_changed or completion_changed:  # what the client is shown, too
+        usage.update(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
+    return Usage(prompt, completion, estimated=prompt_changed or completion_changed)
 
 
 def delivered_text(chunk: dict[str, Any]) -> str:

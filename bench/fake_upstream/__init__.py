@@ -78,7 +78,10 @@ format (429 with Retry-After, ``[[retry_after:S]]``), ``[[latency:MS]]`` before 
 N stream events (non-streamed: after half the body), ``[[stall_after:N]]`` stop sending but keep
 the connection open until the client leaves, ``[[garbage]]`` 200 with invalid JSON (streams:
 invalid events), ``[[error_200]]`` / ``[[error_200:N]]`` HTTP 200 carrying an error body (streams:
-an in-band error event after N events), ``[[no_usage]]`` omit usage everywhere.
+an in-band error event after N events), ``[[no_usage]]`` omit usage everywhere,
+``[[huge:BYTES]]`` a 200 body padded to BYTES (a ``padding`` member; streams: one line of BYTES
+that never ends),
+``[[prompt_tokens:N]]`` report N prompt tokens (OpenAI chat; negative or huge: a broken upstream).
 
 Control API (not recorded): ``POST /_fake/config`` with any of ``CONFIG_DEFAULTS`` (status,
 status_times, latency_ms, chunk_delay_ms, require_keys, key_status, reply_tokens, retry_after,

@@ -475,6 +475,8 @@ class Server:
             )
         if isinstance(result, Stream):
             return await self.send_stream(request, reader, writer, result, directives, record)
+        if directives.huge is not None and result.status == 200:
+            result.body = padded(result.body, directives.huge)
         if directives.error_200 is not None and result.status == 200:
             result = error_response(api, 500, http_status=200)
         if (
@@ -568,7 +570,10 @@ class Server:
             *stream.headers,
         ]
         frames = stream.frames
-        if directives.garbage:
+        if directives.huge is not None:  # one line that never ends, in 1 MB pieces
+            size = max(directives.huge - 6, 0)
+            frames = [b"data: ", *(b"x" * min(1 << 20, size - i) for i in range(0, size, 1 << 20))]
+        elif directives.garbage:
             frames = [stream.garbage_frame, stream.garbage_frame]
         elif directives.error_200 is not None:
             frames = [*frames[: directives.error_200], stream.error_frame]
@@ -639,6 +644,13 @@ class Server:
         except ValueError as exc:
             return Response(400, dumps({"error": str(exc)}))
         return Response(405, dumps({"error": f"{method} not allowed on {path}"}))
+
+
+def padded(body: bytes, size: int) -> bytes:
+    """A JSON object's body grown to about `size` bytes by a `padding` member."""
+    if not body.endswith(b"}") or len(body) >= size:
+        return body
+    return body[:-1] + b',"padding":"' + b"x" * (size - len(body) - 14) + b'"}'
 
 
 def _query_int(query: str, name: str) -> int | None:

@@ -27,7 +27,7 @@ from ..anthropic_format import (
 )
 from ..errors import ApiError
 from .base import Provider, UpstreamFailure, UpstreamStream
-from .openai import post, sse_events
+from .openai import post, read_body, sse_events
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI-format clients may omit it
@@ -84,7 +84,7 @@ def request_headers(key: str | None, stream: bool, beta: Any) -> dict[str, str]:
 
 def read_message(response: Any) -> dict[str, Any]:
     try:
-        message = json.loads(response.data)
+        message = json.loads(read_body(response))
     except ValueError as exc:
         raise UpstreamFailure("protocol", "the upstream answered with invalid JSON") from exc
     if not isinstance(message, dict) or message.get("type") != "message":
