@@ -22,6 +22,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # --- core -------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, pages still answer the branded 404; DEBUG_404=1 shows Django's technical one.
+DEBUG_404 = env_bool("DEBUG_404", False)
 DEV_SECRET_KEY = "dev-insecure-tollgate-secret-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.outage.DatabaseUnavailableMiddleware",  # a page needing the database: 503, not 500
+    "config.not_found.BrandedNotFoundMiddleware",  # the branded 404 also with DEBUG on
 ]
 
 ROOT_URLCONF = "config.urls"
