@@ -38,6 +38,11 @@ urlpatterns = [
         finetune_views.JobProgressView.as_view(),
         name="finetune_job",
     ),
+    path(
+        "w/<slug:slug>/finetune/jobs/<str:job_id>/register/",
+        finetune_views.JobRegisterPageView.as_view(),
+        name="finetune_register",
+    ),
     path("w/<slug:slug>/agents/", agent_views.AgentsPage.as_view(), name="agents"),
     path("w/<slug:slug>/agents/<uuid:agent_id>/", agent_views.AgentPage.as_view(), name="agent"),
     path(
