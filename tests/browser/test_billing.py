@@ -36,6 +36,9 @@ def test_it_requests_another_plan_from_the_plan_cards(web, customer) -> None:
     phone = web.phone(customer.user)
     web.goto(customer.url("billing/"), "billing-3-phone", page=phone)
     assert web.horizontal_overflow(phone) == 0, "the billing page scrolls sideways on a phone"
+    tabs = phone.get_by_role("navigation", name="Workspace")
+    assert tabs.evaluate("e => e.scrollWidth > e.clientWidth")  # the tab bar scrolls …
+    expect(tabs.get_by_role("link", name="Billing")).to_be_in_viewport()  # … to this page's tab
 
 
 def test_it_warns_on_every_page_at_80_percent_of_the_credits(web, customer) -> None:
