@@ -8,12 +8,13 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#4b5563")
 MUTED = "#9ca3af"  # "other" and refused calls
 WIDTH, HEIGHT = 600, 160
 
-Series = dict[str, dict[dt.date, float]]
+Series = dict[str, dict[Any, float]]
 
 
 @dataclass
@@ -59,6 +60,10 @@ class Chart:
     @property
     def empty(self) -> bool:
         return not self.bars and not self.lines
+
+
+def day_label(day: Any) -> str:
+    return f"{day:%d %b}"
 
 
 def nice_ceiling(value: float, *, integer: bool = False) -> float:
@@ -118,9 +123,12 @@ def stacked(
     muted: tuple[str, ...] = (),
     limit: int = 6,
     integer: bool = True,
+    colors: dict[str, str] | None = None,
+    slot_label: Callable[[Any], str] = day_label,
 ) -> Chart:
-    """Per-day bars stacked by series, the largest first; beyond `limit` series, "other"."""
-    chart = Chart(title, unit, f"{dates[0]:%d %b}", f"{dates[-1]:%d %b}")
+    """Per-day bars stacked by series, the largest first; beyond `limit` series, "other".
+    `dates` may be other slots (minutes) with their `slot_label`; `colors` fixes some series'."""
+    chart = Chart(title, unit, slot_label(dates[0]), slot_label(dates[-1]))
     order = sorted(series, key=lambda name: -sum(series[name].values()))
     if len(order) > limit:
         kept, rest = order[: limit - 1], order[limit - 1 :]
@@ -130,7 +138,7 @@ def stacked(
                 other[day] = other.get(day, 0) + value
         series = {**{name: series[name] for name in kept}, "other": other}
         order, muted = [*kept, "other"], (*muted, "other")
-    colors = colors_for(order, muted)
+    colors = {**colors_for(order, muted), **(colors or {})}
     totals = [sum(series[name].get(day, 0) for name in order) for day in dates]
     chart.peak, chart.total = max(totals, default=0), sum(totals)
     if not chart.peak:
@@ -154,7 +162,7 @@ def stacked(
                     round(base, 1),
                     round(height, 1),
                     colors[name],
-                    f"{day:%d %b}: {fmt(value)} {unit}, {name}",
+                    f"{slot_label(day)}: {fmt(value)} {unit}, {name}",
                 )
             )
     chart.legend = [(name, colors[name]) for name in order if sum(series[name].values())]

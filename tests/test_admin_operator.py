@@ -334,3 +334,19 @@ def test_it_edits_a_plans_scopes_models_and_tiers_with_checkboxes(client, operat
     )
     listing = client.get("/admin/billing/plan/").content.decode()
     assert "css/admin_plans.css" in listing  # the code column stays in view
+
+
+def test_it_charts_each_upstreams_calls_per_minute_on_the_status_page(
+    client, key_a, operator, request
+) -> None:
+    request.getfixturevalue("gateway")
+    assert chat(client, key_a).status_code == 200
+
+    html = client.get("/admin/status/").content.decode()
+
+    charts = html[html.index('id="status-charts"') :]
+    block = charts[charts.index('data-upstream="fake-ollama"') :]
+    block = block[: block.index("</figure>")]
+    assert "Calls per minute" in block and block.count("<rect") == 1
+    assert 'class="chart-y' in block and "answered" in block
+    assert "css/charts.css" in html
