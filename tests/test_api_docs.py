@@ -149,7 +149,7 @@ def test_it_shows_each_error_in_its_endpoints_shape(client, db) -> None:
 def test_it_documents_the_errors_the_gateway_really_answers(client, db) -> None:
     document = client.get("/api/v1/schema").json()
     body = json.dumps({"model": "llama3.2", "max_tokens": 8, "messages": []})
-    for path in ("/v1/chat/completions", "/v1/messages"):
+    for path in ("/v1/chat/completions", "/v1/messages", "/api/chat"):
         answer = client.post(path, data=body, content_type="application/json")
         examples = document["paths"][path]["post"]["responses"]["401"]["content"][
             "application/json"

@@ -151,6 +151,15 @@ def test_it_maps_ollama_options_onto_the_upstream_call(client, gateway, key_a, u
         assert dropped not in body
 
 
+def test_it_sets_no_limit_for_a_negative_or_zero_num_predict(
+    client, gateway, key_a, upstream
+) -> None:
+    for predict in (-1, -2, 0):
+        body = chat_body(stream=False, options={"num_predict": predict})
+        assert post(client, key_a, "/api/chat", body).status_code == 200
+        assert "max_tokens" not in sent(upstream)
+
+
 def test_it_asks_for_json_with_format(client, gateway, key_a, upstream) -> None:
     response = post(client, key_a, "/api/chat", chat_body(stream=False, format="json"))
     assert response.status_code == 200

@@ -4,7 +4,7 @@
 
 What Ollama's API says and how it is mapped:
 - `stream` defaults to TRUE (absent means streamed, NDJSON);
-- `options`: num_predict → max_tokens (negative: no limit), temperature, top_p, top_k, seed,
+- `options`: num_predict → max_tokens (0 or negative: no limit), temperature, top_p, top_k, seed,
   stop, presence/frequency penalties, repeat_penalty → repetition_penalty (vLLM's name); what
   only a local runner can use (num_ctx, num_gpu, mirostat, …) is accepted and dropped;
 - `format`: "json" → response_format json_object, a JSON schema → json_schema;
@@ -152,10 +152,8 @@ def options_of(body: dict[str, Any]) -> dict[str, Any]:
             continue
         if name == "num_predict":
             predict = _number(options, name, "integer", None, None)
-            if predict > 0:
+            if predict > 0:  # 0 and negative numbers: no limit, as in Ollama
                 canonical["max_tokens"] = predict
-            elif predict == 0:
-                raise fault("options.num_predict", "must be positive (or negative: no limit)")
         elif name == "stop":
             canonical["stop"] = stop_of(value)
         elif name in SAMPLING_OPTIONS:
