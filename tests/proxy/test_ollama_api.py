@@ -223,6 +223,32 @@ def test_it_sends_a_tool_result_back_as_the_answer_to_its_call(
     }
 
 
+def test_it_matches_tool_results_by_id_and_takes_arguments_as_a_string(
+    client, gateway, key_a, upstream
+) -> None:
+    calls = [
+        {"id": "call_a", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+        {"id": "call_b", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}},
+    ]
+    history = [
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "content": "rainy", "tool_call_id": "call_b"},
+        {"role": "tool", "content": "sunny", "tool_name": "get_weather"},
+    ]
+    body = {"model": "llama3.2", "messages": history, "stream": False}
+    assert post(client, key_a, "/api/chat", body).status_code == 200
+    messages = sent(upstream)["messages"]
+    assert [json.loads(c["function"]["arguments"]) for c in messages[1]["tool_calls"]] == [
+        {"city": "Paris"},
+        {"city": "Rome"},
+    ]
+    assert [(m["tool_call_id"], m["content"]) for m in messages[2:]] == [
+        ("call_b", "rainy"),
+        ("call_a", "sunny"),
+    ]
+
+
 def test_it_sends_images_as_image_parts(client, gateway, key_a, upstream) -> None:
     body = chat_body(stream=False)
     body["messages"][0]["images"] = [PNG]
@@ -480,6 +506,9 @@ def test_it_answers_a_bad_key_at_the_root_with_401(client, gateway) -> None:
         ("/api/chat", {"think": "hard"}, "think"),
         ("/api/chat", {"tools": [{"type": "function"}]}, "tools[0].function"),
         ("/api/chat", {"keep_alive": [5]}, "keep_alive"),
+        ("/api/chat", {"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{"}}]}]}, "messages[0].tool_calls[0].function.arguments"),
+        ("/api/chat", {"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": [1]}}]}]}, "messages[0].tool_calls[0].function.arguments"),
+        ("/api/chat", {"messages": [{"role": "tool", "content": "x", "tool_call_id": 5}]}, "messages[0].tool_call_id"),
         ("/api/generate", {"prompt": 5}, "prompt"),
         ("/api/generate", {"system": "\ud83d"}, "system"),
         ("/api/embed", {"input": [1, 2]}, "input"),

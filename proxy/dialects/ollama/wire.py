@@ -255,6 +255,11 @@ def tool_calls_of(value: Any, path: str, first_index: int) -> list[dict[str, Any
         arguments = function.get("arguments", {})
         if arguments is None:
             arguments = {}
+        if isinstance(arguments, str):  # some clients send OpenAI's JSON string
+            try:
+                arguments = json.loads(arguments or "{}")
+            except ValueError:
+                raise fault(f"{here}.function.arguments", "not valid JSON") from None
         if not isinstance(arguments, dict):
             raise fault(
                 f"{here}.function.arguments", f"expected an object, got {type_name(arguments)}"
@@ -272,10 +277,11 @@ def tool_calls_of(value: Any, path: str, first_index: int) -> list[dict[str, Any
     return calls
 
 
-def answered_call(pending: list[dict[str, Any]], tool_name: Any) -> str:
-    """The id of the tool call a tool message answers: the earliest unanswered call of that
-    name (Ollama's `tool_name`), else the earliest unanswered one."""
-    match = next(
+def answered_call(pending: list[dict[str, Any]], tool_name: Any, call_id: Any = None) -> str:
+    """The id of the tool call a tool message answers: its `tool_call_id` when it names one,
+    else the earliest unanswered call of that name (Ollama's `tool_name`), else the earliest
+    unanswered one."""
+    match = next((c for c in pending if c["id"] == call_id), None) or next(
         (c for c in pending if c["function"]["name"] == tool_name), pending[0] if pending else None
     )
     if match is None:
@@ -319,7 +325,10 @@ def chat_messages(value: Any) -> list[dict[str, Any]]:
             name = message.get("tool_name")
             if name is not None and not isinstance(name, str):
                 raise fault(f"{path}.tool_name", f"expected a string, got {type_name(name)}")
-            call_id = answered_call(pending, name)
+            given = message.get("tool_call_id")
+            if given is not None and not isinstance(given, str):
+                raise fault(f"{path}.tool_call_id", f"expected a string, got {type_name(given)}")
+            call_id = answered_call(pending, name, given)
             canonical.append({"role": "tool", "tool_call_id": call_id, "content": content})
         elif role == "system":
             canonical.append({"role": "system", "content": content})
