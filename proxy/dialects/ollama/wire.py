@@ -210,7 +210,8 @@ def image_part(value: Any, path: str) -> dict[str, Any]:
     """A base64 image (Ollama sends no data: prefix; one is tolerated) as an image_url part."""
     if not isinstance(value, str) or not value:
         raise fault(path, f"expected a base64 string, got {type_name(value)}")
-    data = value.split(",", 1)[1] if value.startswith("data:") else value
+    data = value.partition(",")[2] if value.startswith("data:") else value
+    data = "".join(data.split())  # line breaks, as Go's base64 decoder allows
     try:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
