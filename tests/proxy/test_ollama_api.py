@@ -626,6 +626,7 @@ def test_it_lists_and_serves_local_models_to_a_key_that_may_call_them(client, ho
     refused = post(client, chat_only, "/api/chat", {**chat_body(), "model": "local/llama3.2"})
     assert refused.status_code == 403
     assert "local_model_access" in refused.json()["error"]
+    assert post(client, chat_only, "/api/show", {"model": "local/llama3.2"}).status_code == 404
 
 
 def test_it_refuses_a_model_the_key_excludes_with_403(client, gateway, key_a) -> None:
@@ -637,6 +638,9 @@ def test_it_refuses_a_model_the_key_excludes_with_403(client, gateway, key_a) ->
     assert list(response.json()) == ["error"]
     names = [m["name"] for m in client.get("/api/tags", **bearer(key_a)).json()["models"]]
     assert names == ["nomic-embed-text"]
+    shown = post(client, key_a, "/api/show", {"model": "llama3.2"})
+    assert shown.status_code == 404
+    assert shown.json() == {"error": 'model "llama3.2" not found, try pulling it first'}
 
 
 def test_it_replays_an_idempotent_repeat_without_a_second_call(

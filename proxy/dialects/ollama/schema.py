@@ -362,7 +362,6 @@ SHOW_ERRORS = errors(
     401,
     "insufficient_scope",
     "no_active_subscription",
-    "model_not_allowed",
     MODEL_NOT_FOUND,
     413,
 )

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema
 
 from keys.authentication import extract_secret
 
+from ...errors import ApiError
 from ...pipeline import resolve_model, run, visible_models
 from ...registry import registry
 from ...views import GatewayView
@@ -172,7 +173,8 @@ class TagsView(OllamaView):
 
 
 class ShowView(OllamaView):
-    """POST /api/show: one model the key may call (404 for any other)."""
+    """POST /api/show: one model the key may call (404 for any other: another workspace's, one
+    the plan or key excludes, a local one without local_model_access)."""
 
     @extend_schema(
         tags=["ollama"],
@@ -183,7 +185,12 @@ class ShowView(OllamaView):
     def post(self, request: Any) -> HttpResponse:
         called = wire.model_name(self.json_body(request))
         self.error_dialect = OllamaDialect("show", called)
-        model = resolve_model(known_name(called, request.auth), request.auth, kind=None)
+        try:
+            model = resolve_model(known_name(called, request.auth), request.auth, kind=None)
+        except ApiError as error:  # a model this key may not call is not there, for the key
+            if error.code in ("model_not_allowed", "insufficient_scope"):
+                raise ApiError(404, "model_not_found", error.message) from None
+            raise
         return JsonResponse(show_answer(model))
 
 
