@@ -404,7 +404,7 @@ def private_models(gateway, upstream, owner, outsider) -> dict[str, Model]:
 
 
 def test_it_lists_the_workspaces_models_in_ollamas_shape(client, private_models, key_a) -> None:
-    response = client.get("/api/tags", **bearer(key_a))
+    response = client.get("/api/tags", HTTP_X_API_KEY=key_a.secret)
 
     assert response.status_code == 200
     models = {m["name"]: m for m in response.json()["models"]}
@@ -459,9 +459,9 @@ def test_it_answers_version_ps_and_the_root_like_ollama(client, gateway, key_a) 
 
 
 def test_it_still_sends_a_browser_at_the_root_to_the_dashboard(client, db) -> None:
-    response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"] == "/dashboard/"
+    for response in (client.get("/"), client.head("/")):
+        assert response.status_code == 302
+        assert response["Location"] == "/dashboard/"
 
 
 # --- errors -------------------------------------------------------------------------------------
