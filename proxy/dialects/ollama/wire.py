@@ -12,6 +12,7 @@ What Ollama's API says and how it is mapped:
 - `images` (base64, no data: prefix) → image_url parts with a data: URL;
 - tool calls carry `function.arguments` as an object (a JSON string in the canonical shape);
 - `keep_alive`, `template`, `raw`, `context`, `suffix`, `truncate` are accepted and ignored.
+NUL characters and lone surrogates never get here (proxy.validation.parse_json_object).
 """
 
 from __future__ import annotations
@@ -78,29 +79,6 @@ IMAGE_MAGIC = (
     (b"GIF8", "image/gif"),
     (b"RIFF", "image/webp"),
 )
-
-
-# --- hostile text -------------------------------------------------------------------------------
-
-
-def check_text(value: Any, path: str = "") -> None:
-    """No NUL character and no lone surrogate anywhere in the body (keys included): a 400 naming
-    the field, before anything is sent upstream or logged."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise fault(path or "body", "must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise fault(path or "body", "is not valid Unicode (a lone surrogate)") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            check_text(key, here)
-            check_text(item, here)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_text(item, f"{path}[{index}]")
 
 
 # --- common fields ------------------------------------------------------------------------------
@@ -341,7 +319,6 @@ def chat_messages(value: Any) -> list[dict[str, Any]]:
 def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/chat as a canonical chat request. An empty `messages` is Ollama's "load the
     model" call: the caller answers it without calling an upstream."""
-    check_text(body)
     model = require_string(body, "model")
     messages = body.get("messages")
     canonical: dict[str, Any] = {
@@ -372,7 +349,6 @@ def optional_string(body: dict[str, Any], name: str) -> str:
 def generate_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/generate as a canonical chat request: `system`, then the prompt (and its
     images) as the user's message. No prompt and no image is the "load the model" call."""
-    check_text(body)
     model = require_string(body, "model")
     prompt = optional_string(body, "prompt")
     system = optional_string(body, "system")
@@ -394,7 +370,6 @@ def generate_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def embed_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/embed: `input` a string or an array of strings."""
-    check_text(body)
     model = require_string(body, "model")
     value = body.get("input")
     if value is None:
@@ -422,7 +397,6 @@ def embed_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def embeddings_request(body: dict[str, Any]) -> dict[str, Any]:
     """The old POST /api/embeddings: one `prompt`, one vector."""
-    check_text(body)
     model = require_string(body, "model")
     prompt = body.get("prompt")
     if prompt is None:
@@ -435,7 +409,6 @@ def embeddings_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def model_name(body: dict[str, Any]) -> str:
     """`model` (or the older `name`) of /api/show."""
-    check_text(body)
     if body.get("model") is None and body.get("name") is not None:
         return require_string(body, "name")
     return require_string(body, "model")
