@@ -19,7 +19,12 @@ from tests.clients.conftest import Gateway, client_version, node_bin
 
 
 def claude(
-    gateway: Gateway, project: Path, prompt: str, *options: str, key: str | None = None
+    gateway: Gateway,
+    project: Path,
+    prompt: str,
+    *options: str,
+    key: str | None = None,
+    key_variable: str = "ANTHROPIC_API_KEY",
 ) -> dict[str, Any]:
     """`claude -p <prompt> --output-format json <options>`: one headless run in `project` (a new folder of its own: Claude Code keeps sessions per
     directory); its JSON result."""
@@ -31,7 +36,7 @@ def claude(
         "HOME": str(home),
         "CLAUDE_CONFIG_DIR": str(home / ".claude"),
         "ANTHROPIC_BASE_URL": gateway.url,
-        "ANTHROPIC_API_KEY": key or gateway.key,
+        key_variable: key or gateway.key,  # ANTHROPIC_API_KEY (x-api-key) or _AUTH_TOKEN (Bearer)
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_TELEMETRY": "1",
@@ -79,10 +84,20 @@ def test_it_answers_claude_code_with_its_default_model(gateway: Gateway) -> None
 
 
 def test_it_answers_claude_code_with_sonnet(gateway: Gateway) -> None:
+    """`--model sonnet` on the middle tier, the key given as ANTHROPIC_AUTH_TOKEN (Bearer)."""
     project = gateway.home_dir("claude-sonnet")
     before = len(gateway.records())
 
-    result = claude(gateway, project, "Say hello.", "--model", "sonnet", "--tools", "")
+    result = claude(
+        gateway,
+        project,
+        "Say hello.",
+        "--model",
+        "sonnet",
+        "--tools",
+        "",
+        key_variable="ANTHROPIC_AUTH_TOKEN",
+    )
 
     assert result["_exit"] == 0 and result["is_error"] is False, result
     new = gateway.wait_for_records(before + 1)[: len(gateway.records()) - before]
