@@ -22,6 +22,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # --- core -------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, pages still answer the branded 404; DEBUG_404=1 shows Django's technical one.
+DEBUG_404 = env_bool("DEBUG_404", False)
 DEV_SECRET_KEY = "dev-insecure-tollgate-secret-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.outage.DatabaseUnavailableMiddleware",  # a page needing the database: 503, not 500
+    "config.not_found.BrandedNotFoundMiddleware",  # the branded 404 also with DEBUG on
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -224,7 +227,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or CONSOLE_EMAIL_BACKEND
+# The console backend writes every e-mail, password-reset and invitation links included, to
+# stdout (the logs). Production refuses it unless this says it is wanted (a demo, a benchmark);
+# `check --deploy` still warns then.
+EMAIL_CONSOLE_ALLOWED = env_bool("EMAIL_CONSOLE_ALLOWED", DEBUG)
+if EMAIL_BACKEND == CONSOLE_EMAIL_BACKEND and not EMAIL_CONSOLE_ALLOWED:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND is the console backend, which writes password-reset and invitation links "
+        "to the logs: set EMAIL_BACKEND (and EMAIL_HOST, ...) for production, or "
+        "EMAIL_CONSOLE_ALLOWED=1 if that is really wanted."
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Tollgate <no-reply@localhost>"
 EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

@@ -22,6 +22,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from billing import lost_streams, metering
 from billing.metering import Call, Usage
 from billing.models import TIERS
+from keys.permissions import insufficient_scope
 from keys.principal import Principal
 
 from . import idempotency
@@ -133,9 +134,9 @@ def resolve_model(
             param="model",
         )
     if model.on_own_upstream and LOCAL_SCOPE not in principal.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
+        raise insufficient_scope(
+            principal,
+            LOCAL_SCOPE,
             f"The model {model.name!r} is served by your own server; calling it needs an API "
             f"key with the '{LOCAL_SCOPE}' scope.",
             param="model",

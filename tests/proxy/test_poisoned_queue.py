@@ -90,7 +90,7 @@ def test_it_lands_the_next_calls_records_and_ledger_entries_past_poisoned_ones(c
 
 
 def test_it_shows_dead_letters_to_the_operator(client, admin_client, prepaid_key, settings):
-    settings.METRICS_TOKEN = "operator-metrics-token-1234"
+    settings.METRICS_TOKEN = "operator-metrics-token-1234"  # /metrics wants it by default
     poison(prepaid_key, end_user="a\u0000b")
     flush_all()
     page = admin_client.get("/admin/status/").content.decode()
