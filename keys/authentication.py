@@ -75,6 +75,7 @@ def principal_from_key(key: ApiKey) -> Principal:
         key_rpm=key.rpm_limit,
         default_tier=key.default_tier,
         period_anchor=subscription.current_period_start.timestamp() if subscription else None,
+        all_plan_scopes=key.all_plan_scopes,
     )
 
 

@@ -33,12 +33,12 @@ BAD = [
     (body(model=["x"]), "model: expected a string, got array", "model"),
     (
         '{"model": "llama3.2", "input": "a\\u0000b"}',
-        "input: must not contain NUL characters",
+        "input: must not contain NUL characters or lone surrogates",
         "input",
     ),
     (
         '{"model": "llama3.2", "input": [{"role": "user", "content": "\\ud800"}]}',
-        "input[0].content: must be valid Unicode (a lone surrogate was sent)",
+        "input[0].content: must not contain NUL characters or lone surrogates",
         "input[0].content",
     ),
     (

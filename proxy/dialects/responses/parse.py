@@ -110,35 +110,13 @@ def as_items(value: Any) -> list[dict[str, Any]]:
     return list(value or [])
 
 
-# --- hostile text -------------------------------------------------------------------------------
-
-
-def check_text(value: Any, path: str) -> None:
-    """Every string of the body, however deep: no NUL, no lone surrogate (400 naming where)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise fault(path, "must not contain NUL characters")
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise fault(path, "must be valid Unicode (a lone surrogate was sent)") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_text(key, path)
-            check_text(item, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_text(item, f"{path}[{index}]")
-
-
 # --- the request --------------------------------------------------------------------------------
 
 
 def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> ResponsesRequest:
     """Check the body and build the canonical chat request; `history` is the stored conversation
     of `previous_response_id` (input items), already loaded for the caller's workspace."""
-    check_text(body, "")
-    check_fields(body)
+    check_fields(body)  # NUL and lone surrogates: refused by parse_json_object already
     custom = custom_tool_names(body.get("tools"))
     messages = instruction_messages(body.get("instructions"))
     messages += item_messages(history or [], "previous_response_id", custom)

@@ -98,6 +98,10 @@ class ResponseShape:
         incomplete: str | None = None,
     ) -> dict[str, Any]:
         body = self.request.body
+
+        def given(name: str, default: Any) -> Any:  # a field sent as null echoes its default
+            return default if body.get(name) is None else body[name]
+
         text = body.get("text") if isinstance(body.get("text"), dict) else {}
         reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         return {
@@ -114,7 +118,7 @@ class ResponseShape:
             "max_tool_calls": body.get("max_tool_calls"),
             "model": self.model,
             "output": output,
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "parallel_tool_calls": given("parallel_tool_calls", True),
             "previous_response_id": body.get("previous_response_id"),
             "prompt_cache_key": body.get("prompt_cache_key"),
             "reasoning": {
@@ -124,16 +128,16 @@ class ResponseShape:
             "safety_identifier": body.get("safety_identifier"),
             "service_tier": "default",
             "store": self.request.store,
-            "temperature": body.get("temperature", 1.0),
+            "temperature": given("temperature", 1.0),
             "text": {
                 "format": text.get("format") or {"type": "text"},
-                "verbosity": text.get("verbosity", "medium"),
+                "verbosity": text.get("verbosity") or "medium",
             },
-            "tool_choice": body.get("tool_choice", "auto"),
+            "tool_choice": given("tool_choice", "auto"),
             "tools": body.get("tools") or [],
-            "top_logprobs": body.get("top_logprobs", 0),
-            "top_p": body.get("top_p", 1.0),
-            "truncation": body.get("truncation", "disabled"),
+            "top_logprobs": given("top_logprobs", 0),
+            "top_p": given("top_p", 1.0),
+            "truncation": given("truncation", "disabled"),
             "usage": usage,
             "user": body.get("user"),
             "metadata": body.get("metadata") or {},
