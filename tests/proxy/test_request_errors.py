@@ -583,7 +583,7 @@ def test_it_accepts_a_legacy_function_call_turn(client, gateway, key_a, upstream
     assert upstream.requests[-1]["body"]["messages"] == messages
 
 
-@pytest.mark.parametrize("path", ["/v1/responses", "/api/v1/nothing-here"])
+@pytest.mark.parametrize("path", ["/v1/assistants", "/api/v1/nothing-here"])
 def test_it_answers_an_unknown_api_path_in_openai_shape(client, gateway, key_a, path):
     response = client.post(
         path, data="{}", content_type="application/json", HTTP_X_API_KEY=key_a.secret
