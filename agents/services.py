@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from config.safe_text import json_fault
+from keys.permissions import insufficient_scope
 from keys.principal import Principal
 from proxy.errors import ApiError
 from proxy.pipeline import resolve_model
@@ -243,9 +244,9 @@ def by_reference(reference: str, principal: Principal) -> Agent:
 
 def require_scope(principal: Principal) -> None:
     if SCOPE not in principal.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
+        raise insufficient_scope(
+            principal,
+            SCOPE,
             f"Calling an agent needs an API key with the '{SCOPE}' scope.",
             param="model",
         )

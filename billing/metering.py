@@ -102,6 +102,15 @@ def admit(
             # the router may take; a stream renews its own as it goes.
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
+    except limiter.MoneyUnavailable as exc:
+        log.warning("call %s spends money and Redis is unreachable here: refused", call.call_id)
+        raise ApiError(
+            503,
+            "limits_unavailable",
+            "The gateway cannot reach your credit balance from here right now; calls that "
+            "spend credits or prepaid balance are paused for a few seconds. Retry shortly.",
+            headers={"Retry-After": str(max(1, settings.LIMITS_RETRY_SECONDS))},
+        ) from exc
     except (RedisError, limiter.LimitsUnavailable) as exc:
         # Redis answered, but with an error (out of memory, read-only replica): no limit can be
         # checked, and refusing is the only way never to overspend. (Unreachable is another
@@ -139,7 +148,14 @@ def charged_micro(call: Call) -> int:
         return 0
     if not succeeded(call):
         return 0
-    return prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
+    cost = prepaid.cost_micro(
+        count_of(call.usage.prompt_tokens)[0],
+        count_of(call.usage.completion_tokens)[0],
+        call.prices,
+    )
+    # Never more than the hold, which the balance covered at admission: the upstream was told
+    # the output it paid for (proxy.pipeline.limit_output); one that ignores it is not billed.
+    return min(cost, call.admission.reserved_micro) if call.admission.reserved_micro else cost
 
 
 def succeeded(call: Call) -> bool:

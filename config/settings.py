@@ -22,6 +22,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # --- core -------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, pages still answer the branded 404; DEBUG_404=1 shows Django's technical one.
+DEBUG_404 = env_bool("DEBUG_404", False)
 DEV_SECRET_KEY = "dev-insecure-tollgate-secret-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.outage.DatabaseUnavailableMiddleware",  # a page needing the database: 503, not 500
+    "config.not_found.BrandedNotFoundMiddleware",  # the branded 404 also with DEBUG on
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -224,7 +227,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or CONSOLE_EMAIL_BACKEND
+# The console backend writes every e-mail, password-reset and invitation links included, to
+# stdout (the logs). Production refuses it unless this says it is wanted (a demo, a benchmark);
+# `check --deploy` still warns then.
+EMAIL_CONSOLE_ALLOWED = env_bool("EMAIL_CONSOLE_ALLOWED", DEBUG)
+if EMAIL_BACKEND == CONSOLE_EMAIL_BACKEND and not EMAIL_CONSOLE_ALLOWED:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND is the console backend, which writes password-reset and invitation links "
+        "to the logs: set EMAIL_BACKEND (and EMAIL_HOST, ...) for production, or "
+        "EMAIL_CONSOLE_ALLOWED=1 if that is really wanted."
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Tollgate <no-reply@localhost>"
 EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -299,6 +313,9 @@ REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
 ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 3)
 ROUTER_DEADLINE_SECONDS = env_int("ROUTER_DEADLINE_SECONDS", 600)
 ROUTER_FAILURES_TO_COOL = env_int("ROUTER_FAILURES_TO_COOL", 3)
+# Failures an answer to the request may have caused (5xx, invalid answers) cool a deployment for
+# everyone only when they come from this many workspaces (else for the failing workspace alone).
+ROUTER_WORKSPACES_TO_COOL = env_int("ROUTER_WORKSPACES_TO_COOL", 2)
 ROUTER_FAILURE_WINDOW_SECONDS = env_int("ROUTER_FAILURE_WINDOW_SECONDS", 60)
 ROUTER_COOLDOWN_SECONDS = env_int("ROUTER_COOLDOWN_SECONDS", 30)
 ROUTER_KEY_COOLDOWN_SECONDS = env_int("ROUTER_KEY_COOLDOWN_SECONDS", 60)
@@ -337,6 +354,13 @@ LIMIT_LEASE_SECONDS = env_int("LIMIT_LEASE_SECONDS", 60)
 # With the live counters' Redis unreachable, admission goes around it (per-process limits,
 # credits and balance in PostgreSQL) and tries it again after this many seconds.
 LIMITS_RETRY_SECONDS = env_int("LIMITS_RETRY_SECONDS", 2)
+# What a host that cannot reach Redis does with calls that spend money (monthly credits, a
+# prepaid balance): "refuse" them with 503 (hosts that still reach Redis spend from it, and two
+# counts of one balance would spend it twice), or take them from PostgreSQL ("database": sound
+# only when no host reaches Redis, e.g. a single host). Free and rate-limited calls are served.
+LIMITS_OUTAGE_MONEY = env_str("LIMITS_OUTAGE_MONEY", "refuse")
+if LIMITS_OUTAGE_MONEY not in ("refuse", "database"):
+    raise ImproperlyConfigured('LIMITS_OUTAGE_MONEY must be "refuse" or "database"')
 # Prepaid calls without max_tokens are held back for this many output tokens at admission.
 PREPAID_DEFAULT_MAX_TOKENS = env_int("PREPAID_DEFAULT_MAX_TOKENS", 4096)
 USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)

@@ -315,6 +315,7 @@ def check_completion_request(body: dict) -> None:
     if is_batch(body["prompt"]):
         check_length(body["prompt"], "prompt", MAX_PROMPTS, "prompts")
     check_sampling(body)
+    check_integer(body, "best_of", 1, 20)
     check_integer(body, "logprobs", 0, 5)
 
 

@@ -34,6 +34,7 @@ MODULES = {
     "openai": "proxy.views",
     "anthropic": "proxy.views",
     "responses": "proxy.dialects.responses.views",
+    "ollama": "proxy.dialects.ollama",
 }
 
 

@@ -220,6 +220,12 @@ def set_pins(pins: dict[str, Pin]) -> None:
     http().pins = pins
 
 
+# The most output tokens per answer a call has paid for (a prepaid call's hold), set by the
+# pipeline: the canonical max_tokens already says it; a provider sending a body of its own (a
+# native Anthropic body, extended thinking) keeps its output limit at or under this.
+OUTPUT_CAP = "_output_cap"
+
+
 def public(body: dict[str, Any]) -> dict[str, Any]:
     """The body without the gateway's private keys (`_anthropic`, …): what dialects pass along
     for a provider that understands them, never sent to an upstream that does not."""

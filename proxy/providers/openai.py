@@ -16,6 +16,7 @@ from urllib3.exceptions import (
 )
 
 from .base import (
+    OUTPUT_CAP,
     AnswerCaps,
     Provider,
     UpstreamFailure,
@@ -285,6 +286,10 @@ class OpenAIProvider(Provider):
         from ..dialects.responses import native
 
         payload = native.native_body(body)
+        cap = body.get(OUTPUT_CAP)  # a prepaid hold's output, as Responses names it
+        asked = payload.get("max_output_tokens")
+        if isinstance(cap, int) and not (isinstance(asked, int) and 0 < asked <= cap):
+            payload["max_output_tokens"] = cap
         response = post(
             self._url(base_url, "/responses"), key, payload, stream=stream, timeout=timeout
         )

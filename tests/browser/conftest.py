@@ -224,8 +224,8 @@ class Customer:
     def url(self, page: str = "") -> str:
         return f"/dashboard/w/{self.workspace.slug}/{page}"
 
-    def key(self, name: str = "browser") -> IssuedKey:
-        return issue_key(self.workspace, name, created_by=self.user)
+    def key(self, name: str = "browser", scopes: list[str] | None = None) -> IssuedKey:
+        return issue_key(self.workspace, name, scopes=scopes, created_by=self.user)
 
 
 @pytest.fixture

@@ -89,13 +89,16 @@ def test_it_lands_the_next_calls_records_and_ledger_entries_past_poisoned_ones(c
     assert {json.loads(letter["record"])["call_id"] for letter in letters[:4]} == set(poisoned)
 
 
-def test_it_shows_dead_letters_to_the_operator(client, admin_client, prepaid_key):
+def test_it_shows_dead_letters_to_the_operator(client, admin_client, prepaid_key, settings):
+    settings.METRICS_TOKEN = "operator-metrics-token-1234"  # /metrics wants it by default
     poison(prepaid_key, end_user="a\u0000b")
     flush_all()
     page = admin_client.get("/admin/status/").content.decode()
     assert "Usage records the database refused (dead letters): 1" in page
     assert "data-dead-letter=" in page
-    metrics = client.get("/metrics").content.decode()
+    metrics = client.get(
+        "/metrics", HTTP_AUTHORIZATION="Bearer operator-metrics-token-1234"
+    ).content.decode()
     assert "tollgate_usage_dead_letters 1.0" in metrics
 
 
