@@ -126,7 +126,7 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
     canonical: dict[str, Any] = {"model": body["model"], "messages": messages}
     if body.get("stream") is True:
         canonical["stream"] = True
-    for name in ("temperature", "top_p", "parallel_tool_calls", "top_logprobs"):
+    for name in ("temperature", "top_p", "parallel_tool_calls"):
         if body.get(name) is not None:
             canonical[name] = body[name]
     if body.get("max_output_tokens") is not None:
