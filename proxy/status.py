@@ -194,14 +194,18 @@ def router_state() -> dict[str, Any]:
 
 def status_view(request: HttpRequest) -> HttpResponse:
     """/admin/status/ — wrapped in admin.site.admin_view (staff only) in config/urls.py."""
+    from .status_charts import calls_per_minute
+
     now = timezone.now()
+    rows = traffic(now)
     context = {
         **admin.site.each_context(request),
         "title": "Gateway status",
         "subtitle": None,
         "now": now,
         "windows": WINDOWS,
-        "rows": traffic(now),
+        "rows": rows,
+        "charts": calls_per_minute(rows, now),
         "errors": errors_by_code(now),
         **router_state(),
         "dead_letter_count": usage_queue.dead_letter_count(),
