@@ -167,6 +167,7 @@ def test_it_counts_credits_charged(client, gateway, key_a, catalog) -> None:
 
 def test_it_counts_upstream_errors_and_cool_downs(client, gateway, key_a, upstream, settings):
     settings.ROUTER_FAILURES_TO_COOL = 1
+    settings.ROUTER_WORKSPACES_TO_COOL = 1  # a 500 counts against its workspace: one is enough
     upstream.configure(status=500)
     before = scrape(client)
     response = chat(client, key_a)
