@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proxy.providers.base import http, timeout_for
+from proxy.providers.base import UpstreamFailure, http, timeout_for
+from proxy.providers.openai import read_answer
 from proxy.registry import UpstreamInfo
 from proxy.router import router
 
@@ -20,26 +21,33 @@ class OllamaMissing(OllamaError):
     """404: no such model there."""
 
 
-def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout: float) -> Any:
+def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout: float) -> bytes:
+    """The answer's body, read within the upstream's answer caps (a customer's server is
+    capped tighter: proxy.providers.base.caps_for)."""
     picked = router.pick_key(upstream)
     headers = {"Content-Type": "application/json"}
     if picked and picked[1]:
         headers["Authorization"] = f"Bearer {picked[1]}"
+    url = f"{upstream.base_url}{path}"
     try:
         response = http().request(
             method,
-            f"{upstream.base_url}{path}",
+            url,
             body=json.dumps(body).encode(),
             headers=headers,
             timeout=timeout_for(timeout),
             redirect=False,
+            preload_content=False,
         )
+        data = read_answer(response, url)
+    except UpstreamFailure as exc:
+        raise OllamaError(f"{path} failed ({exc.message})") from exc
     except Exception as exc:  # any network failure is reported the same way
         raise OllamaError(f"{path} failed ({type(exc).__name__})") from exc
     if response.status >= 300:
         failure = OllamaMissing if response.status == 404 else OllamaError
-        raise failure(f"{path} answered {response.status}: {_message(response.data)}")
-    return response
+        raise failure(f"{path} answered {response.status}: {_message(data)}")
+    return data
 
 
 def _message(data: bytes) -> str:
@@ -56,9 +64,9 @@ def create(upstream: UpstreamInfo, name: str, base: str, artifact: dict[str, Any
     for field in ("system", "messages", "parameters"):
         if artifact.get(field):
             body[field] = artifact[field]
-    response = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
+    data = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
     try:
-        status = json.loads(response.data).get("status")
+        status = json.loads(data).get("status")
     except (ValueError, AttributeError):
         status = None
     if status != "success":
@@ -66,9 +74,9 @@ def create(upstream: UpstreamInfo, name: str, base: str, artifact: dict[str, Any
 
 
 def show(upstream: UpstreamInfo, name: str) -> dict[str, Any]:
-    response = _request(upstream, "POST", "/api/show", {"model": name}, upstream.timeout)
+    data = _request(upstream, "POST", "/api/show", {"model": name}, upstream.timeout)
     try:
-        return json.loads(response.data)
+        return json.loads(data)
     except ValueError as exc:
         raise OllamaError("/api/show answered with invalid JSON") from exc
 
