@@ -122,8 +122,8 @@ def _flatten_validation(detail: Any, path: str = "") -> str:
     return f"{path}: {detail}" if path else str(detail)
 
 
-# Errors a retry of the same request cannot mend: they say so (`x-should-retry: false`, as
-# Anthropic's and OpenAI's APIs do), and the SDKs and Claude Code stop at once instead of
+# Errors a retry of the same request cannot mend: they say so (`x-should-retry: false`, which the
+# anthropic and openai SDKs honour), and the SDKs and Claude Code stop at once instead of
 # retrying for minutes (Claude Code retries a 401 ten times otherwise).
 FINAL_STATUSES = frozenset({400, 401, 402, 403, 404, 405, 413, 422})
 

@@ -234,7 +234,7 @@ def test_it_counts_limiter_rejections_by_limit(client, gateway, key_a) -> None:
 def test_it_shows_a_worker_serving_without_redis_and_its_return(
     request, client, gateway, key_a, settings
 ) -> None:
-    settings.LIMITS_OUTAGE_MONEY = "database"  # no host reaches Redis: credits in PostgreSQL
+    settings.LIMITS_OUTAGE_MONEY = "database"  # key_a's calls spend monthly credits
     switch = request.getfixturevalue("redis_switch")  # Redis stopped and started, as seen here
     before = scrape(client)
     switch(False)

@@ -300,7 +300,7 @@ def test_it_bills_what_was_delivered_when_the_client_hangs_up(live_server, upstr
     )
     key = issue_key(workspace, "live")
     deploy(Model.objects.create(name="long"), add_upstream(upstream, "live-up"), "llama3.2")
-    body = {**chat_body("[[tokens:400]] [[chunk_delay:20]] tell me"), "model": "long"}
+    body = {**chat_body("[[tokens:1500]] [[chunk_delay:20]] tell me"), "model": "long"}
     with requests.post(
         live_server.url + "/api/chat",
         json=body,
@@ -312,7 +312,7 @@ def test_it_bills_what_was_delivered_when_the_client_hangs_up(live_server, upstr
         read = [json.loads(line) for line, _ in zip(response.iter_lines(), range(3), strict=False)]
     assert all(not line["done"] for line in read)
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not UsageRecord.objects.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     record = UsageRecord.objects.get()
@@ -323,7 +323,7 @@ def test_it_bills_what_was_delivered_when_the_client_hangs_up(live_server, upstr
         True,
     )
     assert record.tokens_estimated and record.prompt_tokens > 0
-    assert 1 <= record.completion_tokens < 400  # what was delivered, not what was planned
+    assert 1 <= record.completion_tokens < 1500  # what was delivered, not what was planned
 
 
 # --- generate -----------------------------------------------------------------------------------
