@@ -1,7 +1,8 @@
 """Every limit of a plan, checked and taken in one atomic step (billing/lua/admit.lua):
 requests per rolling 5 hours and per calendar week (weighted by the model's quota units,
 more at peak hours), requests and tokens per rolling minute, calls in flight (leases that expire
-if a worker dies), and monthly credits.
+if a worker dies), monthly credits, and what each key may spend per month (its cap, set by the
+customer: credits, or money on a prepaid plan).
 
 The live counters are in Redis; without Redis (the embedded setup, one process) the very same
 scripts run on an in-process store, so both paths behave alike.
@@ -39,6 +40,7 @@ LIMIT_NAMES = {
     "max_concurrency": "concurrent requests",
     "monthly_credits": "monthly credits",
     "balance": "prepaid balance",
+    "key_monthly_cap": "this key's monthly cap",
 }
 
 _local: Any = None
@@ -136,6 +138,10 @@ class Admission:
     workspace_id: str = ""
     period_start: datetime | None = None
     credits_taken: bool = False
+    # What the call took of its key's monthly spend: its credit cost, or on a prepaid plan its
+    # reservation in micro-dollars (`key_in_money`); trued up at settlement.
+    key_taken: int = 0
+    key_in_money: bool = False
 
 
 class LimitExceeded(Exception):
@@ -163,7 +169,21 @@ def counter_keys(principal: Principal, week_id: str, period_id: int) -> list[str
         f"lim:{{{ws}}}:inflight",
         f"lim:{{{ws}}}:credits:{period_id}",
         prepaid.balance_key(ws),
+        key_spend_key(ws, principal.key_id, period_id),
     ]
+
+
+def key_spend_key(workspace_id: str, key_id: str, period_id: int) -> str:
+    """What a key spent in a monthly period (credits, or micro-dollars on a prepaid plan)."""
+    return f"lim:{{{workspace_id}}}:keyspend:{key_id}:{period_id}"
+
+
+def key_amount(principal: Principal, cost: int, reserve: int) -> int:
+    """What a call takes of its key's monthly spend: its reservation on a prepaid plan, else
+    its credit cost."""
+    if principal.plan and principal.plan.prepaid:
+        return max(reserve, 0)
+    return cost
 
 
 def prepare(
@@ -203,6 +223,7 @@ def _prepare(
     rebuild.ensure_counters(
         client, keys, principal.workspace_id, moment, week_start, period_start,
         scope=f"outage-{fallback.episode()}" if standing_in else "",
+        key_id=principal.key_id, key_in_money=bool(principal.plan and principal.plan.prepaid),
     )  # fmt: skip
 
 
@@ -268,6 +289,8 @@ def admit(
         math.ceil(week_end.timestamp() - now),
         math.ceil(period_end.timestamp() - now),
         reserve,
+        _limit(principal.key_monthly_cap),
+        key_amount(principal, cost, reserve),
     ]
     request = _Request(
         principal, call_id, keys, args, moment, week_end, period_start, period_end, units, cost,
@@ -315,6 +338,8 @@ def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admi
         degraded=degraded,
         workspace_id=request.principal.workspace_id,
         period_start=request.period_start,
+        key_taken=int(request.args[18]),
+        key_in_money=bool(request.principal.plan and request.principal.plan.prepaid),
     )
 
 
@@ -346,10 +371,12 @@ def _admit_without_redis(request: _Request) -> Admission:
     # Redis takes the call's share once it is back (before the settlement, which is owed later).
     keys, marker = request.keys, fallback.marker(workspace_id, f"admit:{request.call_id}")
     share = [request.call_id, request.units, request.now, request.cost, max(request.reserve, 0)]
-    lease_expiry = request.args[10]
+    lease_expiry, key_share = request.args[10], request.args[18]
     fallback.owe(
         fallback.Owed(
-            "catch_up", [*keys[:3], keys[8], keys[9], keys[7], marker], [*share, lease_expiry]
+            "catch_up",
+            [*keys[:3], keys[8], keys[9], keys[7], marker, keys[10]],
+            [*share, lease_expiry, key_share],
         )
     )
     return admission
@@ -412,14 +439,29 @@ def _take_money(request: _Request, result: list, failed: str, wait: int) -> tupl
 def _give_back_locally(request: _Request, result: list) -> None:
     if int(result[0]):  # this process's counters took the call: give it back
         script("settle", local_store())(
-            keys=request.keys, args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0]
+            keys=request.keys,
+            args=[
+                request.now,
+                request.call_id,
+                request.units,
+                0,
+                0,
+                0,
+                0,
+                0,
+                "",
+                request.args[18],
+                0,
+            ],
         )
 
 
 def settle_args(
     admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0
 ) -> list:
-    return [
+    spent_credits = admission.key_taken if succeeded else 0
+    key_spent = charged_micro if admission.key_in_money else spent_credits
+    return [  # in the order of settle.lua's ARGV (9: the replay mode, set by settle_later)
         time.time(),
         admission.call_id,
         admission.units,
@@ -428,6 +470,9 @@ def settle_args(
         admission.credit_cost,
         admission.reserved_micro,
         charged_micro,
+        "",
+        admission.key_taken,
+        key_spent,
     ]
 
 
@@ -459,7 +504,7 @@ def settle_later(admission: Admission, args: list, *, ran_maybe: bool = False) -
     """Owe Redis this settlement: it is replayed once Redis is back (once, even if retried)."""
     mode = "replay-if-leased" if ran_maybe else "replay"
     key = fallback.marker(admission.workspace_id, f"settle:{admission.call_id}")
-    fallback.owe(fallback.Owed("settle", [*admission.keys, key], [*args, mode]))
+    fallback.owe(fallback.Owed("settle", [*admission.keys, key], [*args[:8], mode, *args[9:]]))
 
 
 def _settle_without_redis(
@@ -566,4 +611,20 @@ def describe(limit: str, retry_after: int) -> str:
     return (
         f"Rate limit exceeded: {LIMIT_NAMES.get(limit, limit)}. "
         f"Retry after {retry_after} s ({when.strftime('%Y-%m-%d %H:%M:%S')} UTC)."
+    )
+
+
+def describe_key_cap(principal: Principal, retry_after: int) -> str:
+    """The refusal of a call that would take its key past the monthly cap: which cap, and when
+    it resets (the start of the next monthly period)."""
+    cap = principal.key_monthly_cap or 0
+    if principal.plan and principal.plan.prepaid:
+        amount = f"${prepaid.from_micro(cap).normalize():,f}"
+    else:
+        amount = f"{cap:,} credit{'' if cap == 1 else 's'}"
+    resets = datetime.now(tz=zoneinfo.ZoneInfo("UTC")) + timedelta(seconds=retry_after)
+    return (
+        f"Key limit reached: this API key's monthly cap of {amount} would be exceeded by this "
+        f"call. It resets at {resets.strftime('%Y-%m-%d %H:%M')} UTC; an owner or admin of the "
+        "workspace can raise or remove the cap on the dashboard's Keys page."
     )
