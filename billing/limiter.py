@@ -142,6 +142,8 @@ class Admission:
     # reservation in micro-dollars (`key_in_money`); trued up at settlement.
     key_taken: int = 0
     key_in_money: bool = False
+    key_id: str = ""
+    key_spend_taken: bool = False  # taken in PostgreSQL (admitted while Redis was unreachable)
 
 
 class LimitExceeded(Exception):
@@ -307,6 +309,8 @@ def admit(
         else:
             fallback.reached()
             fallback.saw_credits(keys[8], int(result[7]))
+            if len(result) > 13:
+                fallback.saw_key_spend(keys[10], int(result[13]))
             if reserve >= 0:
                 fallback.saw_balance(principal.workspace_id, int(result[11]))
             return _outcome(request, list(result))
@@ -340,12 +344,14 @@ def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admi
         period_start=request.period_start,
         key_taken=int(request.args[18]),
         key_in_money=bool(request.principal.plan and request.principal.plan.prepaid),
+        key_id=request.principal.key_id,
     )
 
 
 def _admit_without_redis(request: _Request) -> Admission:
     """Redis is unreachable: the rate limits and quotas on this process's counters; monthly
-    credits and the prepaid balance by conditional UPDATE in PostgreSQL (billing/fallback.py)."""
+    credits, the key's monthly cap and the prepaid balance by conditional UPDATE in PostgreSQL
+    (billing/fallback.py)."""
     principal = request.principal
     workspace_id = principal.workspace_id
     if settings.LIMITS_OUTAGE_MONEY == "refuse" and spends_money(request):
@@ -356,10 +362,11 @@ def _admit_without_redis(request: _Request) -> Admission:
     )  # fmt: skip
     local_args = list(request.args)
     local_args[11], local_args[12], local_args[16] = -1, 0, -1  # credits and money: below
+    local_args[17], local_args[18] = -1, 0  # and the key's monthly cap
     result = list(script("admit", local_store())(keys=request.keys, args=local_args))
     failed, wait = ("", 0) if int(result[0]) else (_text(result[1]), int(result[2]))
     try:
-        failed, wait, credits_taken = _take_money(request, result, failed, wait)
+        failed, wait, credits_taken, key_taken = _take_money(request, result, failed, wait)
     except DatabaseError as exc:  # nor is the database: no limit can be checked
         _give_back_locally(request, result)
         raise LimitsUnavailable(str(exc)) from exc
@@ -367,7 +374,7 @@ def _admit_without_redis(request: _Request) -> Admission:
         _give_back_locally(request, result)
         result[:3] = [0, failed, wait]
     admission = _outcome(request, result, degraded=True)
-    admission.credits_taken = credits_taken
+    admission.credits_taken, admission.key_spend_taken = credits_taken, key_taken
     # Redis takes the call's share once it is back (before the settlement, which is owed later).
     keys, marker = request.keys, fallback.marker(workspace_id, f"admit:{request.call_id}")
     share = [request.call_id, request.units, request.now, request.cost, max(request.reserve, 0)]
@@ -392,18 +399,23 @@ class MoneyUnavailable(LimitsUnavailable):
 
 
 def spends_money(request: _Request) -> bool:
-    """The call takes monthly credits of a plan that has an allotment, or holds prepaid money."""
+    """The call takes monthly credits of a plan that has an allotment, or of a key's monthly
+    cap, or holds prepaid money."""
     plan = request.principal.plan
     credits = plan is not None and plan.monthly_credits is not None and request.cost > 0
-    return credits or request.reserve > 0
+    capped = request.principal.key_monthly_cap is not None and int(request.args[18]) > 0
+    return credits or capped or request.reserve > 0
 
 
-def _take_money(request: _Request, result: list, failed: str, wait: int) -> tuple[str, int, bool]:
-    """Monthly credits and the prepaid hold in PostgreSQL, for a call this process's counters
-    admitted: (the limit that failed or "", retry after, whether credits were taken)."""
+def _take_money(
+    request: _Request, result: list, failed: str, wait: int
+) -> tuple[str, int, bool, bool]:
+    """Monthly credits, the key's cap and the prepaid hold in PostgreSQL, for a call this
+    process's counters admitted: (the limit that failed or "", retry after, whether credits
+    were taken, whether the key's spend was)."""
     plan, workspace_id = request.principal.plan, request.principal.workspace_id
     monthly = plan.monthly_credits if plan else None
-    credits_taken = False
+    credits_taken = key_taken = False
     if not failed and monthly is not None and request.cost > 0:
         used = fallback.take_credits(
             workspace_id, request.period_start, int(monthly), request.cost, request.keys[8]
@@ -413,46 +425,69 @@ def _take_money(request: _Request, result: list, failed: str, wait: int) -> tupl
             wait = max(1, math.ceil(request.period_end.timestamp() - request.now))
         else:
             result[7], credits_taken = used, True
-    if not failed and request.reserve > 0:
-        try:
+    try:
+        if not failed:
+            taken = _take_key_spend(request, result)
+            if taken is None:
+                failed = "key_monthly_cap"
+                wait = max(1, math.ceil(request.period_end.timestamp() - request.now))
+            key_taken = bool(taken)
+        held = not failed and request.reserve > 0
+        if held:
             left = fallback.hold_balance(workspace_id, request.call_id, request.reserve)
-        except DatabaseError:
-            if credits_taken:
-                fallback.give_back_credits(workspace_id, request.period_start, request.cost)
-            raise
-        if left is None:
-            failed, wait = "balance", 0
-        else:
-            result[11] = left
-    elif plan and plan.prepaid:
+            if left is None:
+                failed, wait = "balance", 0
+            else:
+                result[11] = left
+    except DatabaseError:
+        if credits_taken:
+            fallback.give_back_credits(workspace_id, request.period_start, request.cost)
+        if key_taken:
+            _give_back_key_spend(request)
+        raise
+    if not held and plan and plan.prepaid:
         from .ledger import balance_of
 
         result[11] = prepaid.to_micro(balance_of(workspace_id))
     if failed and credits_taken:
         fallback.give_back_credits(workspace_id, request.period_start, request.cost)
         credits_taken = False
+    if failed and key_taken:
+        _give_back_key_spend(request)
+        key_taken = False
     if failed and monthly is not None:
         result[7] = fallback.credits_used(workspace_id, request.period_start)
-    return failed, wait, credits_taken
+    return failed, wait, credits_taken, key_taken
+
+
+def _take_key_spend(request: _Request, result: list) -> bool | None:
+    """The key's monthly cap in PostgreSQL: True when taken, False when there is nothing to
+    take, None when the cap would be passed."""
+    cap, amount = int(request.args[17]), int(request.args[18])
+    if cap < 0 or amount <= 0:
+        return False
+    principal = request.principal
+    used = fallback.take_key_spend(
+        principal.workspace_id, principal.key_id, request.period_start, cap, amount,
+        request.keys[10], in_money=bool(principal.plan and principal.plan.prepaid),
+    )  # fmt: skip
+    if used is None:
+        return None
+    result[13:14] = [used]
+    return True
+
+
+def _give_back_key_spend(request: _Request) -> None:
+    fallback.true_up_key_spend(
+        request.principal.key_id, request.period_start, -int(request.args[18])
+    )
 
 
 def _give_back_locally(request: _Request, result: list) -> None:
     if int(result[0]):  # this process's counters took the call: give it back
         script("settle", local_store())(
             keys=request.keys,
-            args=[
-                request.now,
-                request.call_id,
-                request.units,
-                0,
-                0,
-                0,
-                0,
-                0,
-                "",
-                request.args[18],
-                0,
-            ],
+            args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0],
         )
 
 
@@ -515,10 +550,13 @@ def _settle_without_redis(
     took there when Redis came back."""
     local_args = list(args)
     local_args[5:8] = [0, 0, 0]  # credits and money were not taken on this process's counters
+    local_args[9:11] = [0, 0]  # nor the key's spend
     script("settle", local_store())(keys=admission.keys, args=local_args)
     workspace_id = admission.workspace_id
     if admission.credits_taken and not succeeded and admission.period_start is not None:
         fallback.give_back_credits(workspace_id, admission.period_start, admission.credit_cost)
+    if admission.key_spend_taken and admission.period_start is not None:
+        fallback.true_up_key_spend(admission.key_id, admission.period_start, args[10] - args[9])
     if admission.reserved_micro > 0:
         fallback.true_up_balance(
             workspace_id, admission.call_id, admission.reserved_micro, charged_micro
