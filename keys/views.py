@@ -280,10 +280,10 @@ class KeyCapView(KeysPageMixin, View):
             else:
                 unit = cap_unit(self.workspace)
                 if key.monthly_cap is None:
-                    note = "has no monthly cap"
+                    note = "now has no monthly cap"
                 else:
-                    note = f"may spend {unit.format(key.monthly_cap)} a month"
-                messages.success(request, f"Key “{key.name}” now {note}.")
+                    note = f"can now spend {unit.format(key.monthly_cap)} a month"
+                messages.success(request, f"Key “{key.name}” {note}.")
                 return redirect("dashboard:keys", slug=self.workspace.slug)
         errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return self.render_page(row_error=(key.pk, errors), cap_form=form)

@@ -54,8 +54,8 @@ def test_it_sets_a_cap_shows_it_with_the_months_spend_and_clears_it(client, mana
     assert saved.status_code == 302
     assert ApiKey.objects.get(pk=key_a.key.pk).monthly_cap == 500
     page = client.get(saved["Location"])
-    assert "now may spend 500 credits a month" in page.content.decode()
-    assert "spent 7 credits this month of a 500 credits cap" in row_of(page, key_a.key)
+    assert "can now spend 500 credits a month" in page.content.decode()
+    assert "spent 7 credits this month · cap 500 credits" in row_of(page, key_a.key)
 
     cleared = client.post(cap_url(manager, key_a.key), {"monthly_cap": ""})
     assert cleared.status_code == 302
@@ -82,7 +82,7 @@ def test_a_prepaid_workspace_caps_its_keys_in_dollars(client, manager, key_a) ->
     assert client.post(cap_url(manager, key_a.key), {"monthly_cap": "20.50"}).status_code == 302
 
     row = row_of(client.get(keys_url(manager)), key_a.key)
-    assert "spent $1.25 this month of a $20.50 cap" in row
+    assert "spent $1.25 this month · cap $20.50" in row
 
 
 @pytest.mark.parametrize(
