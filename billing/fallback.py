@@ -260,6 +260,15 @@ def take_key_spend(
         return int(rows.values_list("used", flat=True).get())
 
 
+def key_spend_used(key_id: str, period_start: datetime) -> int:
+    found = (
+        KeySpend.objects.filter(key_id=key_id, period_start=period_start)
+        .values_list("used", flat=True)
+        .first()
+    )
+    return int(found or 0)
+
+
 def true_up_key_spend(key_id: str, period_start: datetime, change: int) -> None:
     """A settled call spent `change` more (or, negative, less) of its key's cap than it took."""
     if change:
