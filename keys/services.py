@@ -61,6 +61,7 @@ def issue_key(
     default_tier: str = "",
     created_by: Any = None,
     all_plan_scopes: bool = False,
+    monthly_cap: Decimal | None = None,
 ) -> IssuedKey:
     name = (name or "").strip()
     if not name:
@@ -83,6 +84,7 @@ def issue_key(
         expires_at=expires_at,
         model_patterns=list(model_patterns or []),
         rpm_limit=rpm_limit,
+        monthly_cap=monthly_cap,
         default_tier=default_tier,
         created_by=created_by,
     )
@@ -111,6 +113,7 @@ def rotate_key(key: ApiKey, *, grace_seconds: int | None = None, by: Any = None)
         default_tier=key.default_tier,
         created_by=by or key.created_by,
         all_plan_scopes=key.all_plan_scopes,
+        monthly_cap=key.monthly_cap,  # (the successor's month starts from nothing spent)
     )
     deadline = timezone.now() + timedelta(seconds=grace_seconds)
     key.expires_at = deadline if key.expires_at is None else min(key.expires_at, deadline)

@@ -135,3 +135,11 @@ def test_the_admin_edits_a_keys_cap(client, key_a) -> None:
     client.force_login(User.objects.create_superuser(email="op@x.test", password="x" * 20))
     page = client.get(reverse("admin:keys_apikey_change", args=[key_a.key.pk]))
     assert 'name="monthly_cap"' in page.content.decode()
+
+
+def test_a_rotated_key_keeps_its_cap(client, manager, key_a) -> None:
+    client.post(cap_url(manager, key_a.key), {"monthly_cap": "40"})
+    rotate = reverse("dashboard:key_rotate", args=[manager.workspace.slug, key_a.key.pk])
+    assert client.post(rotate, {"grace_hours": "0"}).status_code == 302
+    successor = ApiKey.objects.get(pk=key_a.key.pk).replaced_by
+    assert successor.monthly_cap == 40
