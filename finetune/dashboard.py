@@ -30,6 +30,7 @@ from . import services
 from .api import DIGITS, iso, job_object
 from .datasets import DatasetInvalid, check_bytes, parse_jsonl
 from .models import Dataset, Job, Method
+from .trainers import trainer_configured
 
 SCOPE = "chat_agent_train"
 
@@ -54,6 +55,32 @@ class TrainForm(forms.Form):
             (str(d.pk), f"{d.title} ({d.records} records)") for d in datasets
         ]
         self.fields["base_model"].choices = [(m, m) for m in models]
+        self.fields["method"].choices = [  # lora only where a trainer is configured
+            (value, label) for value, label in Method.choices if trainer_configured(value)
+        ]
+
+
+def with_loss_curve(job: dict[str, Any], width: int = 300, height: int = 60) -> dict[str, Any]:
+    """A lora job's train and eval losses as SVG polyline points (x by step, y by loss)."""
+    steps = [m for m in job["metrics"] if m.get("event") == "step"]
+    evals = [m for m in job["metrics"] if m.get("event") == "epoch" and m.get("evalLoss")]
+    if len(steps) < 2:
+        return job
+    last = max(m["step"] for m in steps) or 1
+    top = max(max(m["trainLoss"] for m in steps), *(m["evalLoss"] for m in evals)) or 1
+
+    def points(entries: list[dict], key: str) -> str:
+        return " ".join(
+            f"{m['step'] * width / last:.1f},{height - m[key] * height / top:.1f}" for m in entries
+        )
+
+    job["lossCurve"] = {
+        "train": points(steps, "trainLoss"),
+        "eval": points(evals, "evalLoss"),
+        "first": steps[0]["trainLoss"],
+        "last": steps[-1]["trainLoss"],
+    }
+    return job
 
 
 @contextmanager
@@ -103,7 +130,10 @@ class FinetunePage(WorkspaceMixin, TemplateView):
         context.update(
             allowed=self.allowed(),
             datasets=datasets,
-            jobs=[job_object(j) for j in Job.objects.for_workspace(self.workspace)[:50]],
+            jobs=[
+                with_loss_curve(job_object(j))
+                for j in Job.objects.for_workspace(self.workspace)[:50]
+            ],
             upload_form=kwargs.get("upload_form") or UploadForm(),
             train_form=kwargs.get("train_form")
             or TrainForm(datasets=datasets, models=self.trainable_models()),

@@ -1,4 +1,4 @@
-"""Ollama's model management API, as registration uses it: create, show, delete."""
+"""Ollama's model management API, as registration uses it: blobs, create, show, delete."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from proxy.registry import UpstreamInfo
 from proxy.router import router
 
 CREATE_TIMEOUT = 120.0
+BLOB_TIMEOUT = 600.0  # an adapter of a large base model is hundreds of megabytes
 
 
 class OllamaError(Exception):
@@ -20,23 +21,35 @@ class OllamaMissing(OllamaError):
     """404: no such model there."""
 
 
-def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout: float) -> Any:
+def _request(
+    upstream: UpstreamInfo,
+    method: str,
+    path: str,
+    body: dict | bytes | None,
+    timeout: float,
+    accept: tuple[int, ...] = (),
+) -> Any:
+    """The answer; an OllamaError for a failure or a status of 300 and above (unless in
+    `accept`)."""
     picked = router.pick_key(upstream)
-    headers = {"Content-Type": "application/json"}
+    if isinstance(body, bytes | type(None)):
+        headers, data = {"Content-Type": "application/octet-stream"}, body
+    else:
+        headers, data = {"Content-Type": "application/json"}, json.dumps(body).encode()
     if picked and picked[1]:
         headers["Authorization"] = f"Bearer {picked[1]}"
     try:
         response = http().request(
             method,
             f"{upstream.base_url}{path}",
-            body=json.dumps(body).encode(),
+            body=data,
             headers=headers,
             timeout=timeout_for(timeout),
             redirect=False,
         )
     except Exception as exc:  # any network failure is reported the same way
         raise OllamaError(f"{path} failed ({type(exc).__name__})") from exc
-    if response.status >= 300:
+    if response.status >= 300 and response.status not in accept:
         failure = OllamaMissing if response.status == 404 else OllamaError
         raise failure(f"{path} answered {response.status}: {_message(response.data)}")
     return response
@@ -49,13 +62,33 @@ def _message(data: bytes) -> str:
         return ""
 
 
-def create(upstream: UpstreamInfo, name: str, base: str, artifact: dict[str, Any]) -> None:
+def has_blob(upstream: UpstreamInfo, digest: str) -> bool:
+    """HEAD /api/blobs/sha256:<hex>: 200 if the server has the blob, 404 if not."""
+    response = _request(upstream, "HEAD", f"/api/blobs/{digest}", None, upstream.timeout, (404,))
+    return response.status == 200
+
+
+def push_blob(upstream: UpstreamInfo, digest: str, data: bytes) -> None:
+    """POST /api/blobs/sha256:<hex> with the file's bytes (201; 400 if the digest differs)."""
+    _request(upstream, "POST", f"/api/blobs/{digest}", data, BLOB_TIMEOUT)
+
+
+def create(
+    upstream: UpstreamInfo,
+    name: str,
+    base: str,
+    artifact: dict[str, Any],
+    adapters: dict[str, str] | None = None,
+) -> None:
     """POST /api/create in its JSON form: the model `name` from `base` with the artifact's system
-    prompt, example messages and parameters."""
+    prompt, example messages and parameters, and the LoRA adapter's blobs (`adapters`: file
+    name → digest) for a lora job."""
     body: dict[str, Any] = {"model": name, "from": base, "stream": False}
     for field in ("system", "messages", "parameters"):
         if artifact.get(field):
             body[field] = artifact[field]
+    if adapters:
+        body["adapters"] = adapters
     response = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
     try:
         status = json.loads(response.data).get("status")

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats (and cancellation checks) of a running job
 
 
-def append_log(job_id: Any, message: str, level: str = "info") -> None:
-    LogLine.objects.create(job_id=job_id, level=level, message=message)
+def append_log(job_id: Any, message: str, level: str = "info", data: Any = None) -> None:
+    LogLine.objects.create(job_id=job_id, level=level, message=message, data=data)
 
 
 def finish(
@@ -62,8 +62,8 @@ class Run:
         self._checked = 0.0
         self._stopped = False
 
-    def __call__(self, message: str, level: str = "info") -> None:
-        append_log(self.job_id, message, level)
+    def __call__(self, message: str, level: str = "info", data: Any = None) -> None:
+        append_log(self.job_id, message, level, data)
 
     def progress(self, percent: int) -> None:
         Job.objects.filter(pk=self.job_id, state=State.RUNNING).update(
@@ -136,14 +136,17 @@ def reap_stale_jobs() -> int:
     database): the job never stays `running` forever. Returns how many were reaped."""
     timeout = settings.FINETUNE_HEARTBEAT_TIMEOUT_SECONDS
     horizon = timezone.now() - timedelta(seconds=timeout)
-    message = (
-        f"The worker running this job stopped responding (no heartbeat for {timeout} s); "
-        "start a new job from the same dataset."
-    )
+    lost = f"The worker running this job stopped responding (no heartbeat for {timeout} s); "
     reaped = 0
-    for job_id in Job.objects.filter(state=State.RUNNING, heartbeat_at__lt=horizon).values_list(
-        "pk", flat=True
-    ):
+    for job_id, checkpoint in Job.objects.filter(
+        state=State.RUNNING, heartbeat_at__lt=horizon
+    ).values_list("pk", "checkpoint"):
+        message = lost + (
+            f"resume it from its checkpoint of epoch {checkpoint['epoch']} with "
+            "POST /api/v1/finetune/jobs/{id}/resume."
+            if checkpoint
+            else "start a new job from the same dataset."
+        )
         stale = Q(heartbeat_at__lt=horizon)  # not if it beat again meanwhile
         if finish(job_id, State.FAILED, when=stale, error_code="worker_lost", error=message):
             append_log(job_id, f"Failed: {message}", "error")
