@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format install clean
+.PHONY: run test lint format install clean clients
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ run: $(STAMP)
 ## The whole test suite. Set DATABASE_URL / REDIS_URL to include the PostgreSQL and Redis tests.
 test: $(STAMP)
 	DEBUG=1 $(BIN)/python -m pytest -q
+
+## The real clients that tests/clients runs (Claude Code, Codex, the Node SDKs), pinned by
+## tests/clients/node/package-lock.json; installed again only when that file changes.
+CLIENTS := tests/clients/node
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	npm ci --prefix $(CLIENTS) --no-audit --no-fund
+	touch $@
+
+clients: $(CLIENTS)/node_modules/.installed
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

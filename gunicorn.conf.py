@@ -90,6 +90,11 @@ limit_request_field_size = 8190
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
 
+# --- Access log -------------------------------------------------------------------------------
+# Request lines can carry secrets (`?api_key=…`, an invitation's or a password reset's token in
+# the path): this logger writes them as [redacted] (config/access_log.py).
+logger_class = "config.access_log.RedactingLogger"
+
 # --- Reloading --------------------------------------------------------------------------------
 # Graceful reload = `kill -HUP <master>`: the master keeps the socket, starts workers that import
 # the new code and drains the old ones (graceful_timeout). That needs preload_app off: with it

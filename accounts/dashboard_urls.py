@@ -22,6 +22,11 @@ urlpatterns = [
     path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
+    path(
+        "w/<slug:slug>/playground/chat",
+        gateway_views.PlaygroundChatView.as_view(),
+        name="playground_chat",
+    ),
     path("w/<slug:slug>/finetune/", finetune_views.FinetunePage.as_view(), name="finetune"),
     path(
         "w/<slug:slug>/finetune/jobs/<str:job_id>/",
@@ -59,6 +64,11 @@ urlpatterns = [
         "w/<slug:slug>/keys/<uuid:key_id>/rotate/",
         key_views.KeyRotateView.as_view(),
         name="key_rotate",
+    ),
+    path(
+        "w/<slug:slug>/keys/<uuid:key_id>/scopes/",
+        key_views.KeyScopesView.as_view(),
+        name="key_scopes",
     ),
     path(
         "w/<slug:slug>/keys/<uuid:key_id>/revoke/",

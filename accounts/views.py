@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -20,14 +21,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import _SIMPLE_KEYS, is_ratelimited
 
 from billing import overview
-from billing.models import Plan
+from billing.models import Plan, UsageRecord
 from billing.services import NoDefaultPlan
+from keys.authentication import workspace_principal
 from keys.models import ApiKey
+from proxy.pipeline import visible_models
 
 from .dashboard import WorkspaceMixin
+from .demo import demo_upstream
 from .forms import LoginForm, SignupForm, normalize_email
 from .services import memberships_of, sign_up
 
@@ -51,10 +55,13 @@ def ratelimit_message() -> str:
 
 
 def account_ratelimited(request: HttpRequest, action: str, email: str = "") -> bool:
-    """Count this POST against `action`'s limits per client IP and per submitted email.
+    """Count this POST against `action`'s limits per client address and per submitted email.
 
     The rate is settings.ACCOUNT_RATELIMIT (django-ratelimit syntax, e.g. "10/m"). Both counters
-    are incremented on every POST, successful or not; other methods are never counted.
+    are incremented on every POST, successful or not; other methods are never counted. For log-in
+    the email's counter is per (email, address): wrong passwords sent from one address lock that
+    address out, never the account's owner from another one (signup and password reset keep
+    theirs per email, so that nobody mails one inbox from many addresses).
     """
     rate = settings.ACCOUNT_RATELIMIT
     limited = is_ratelimited(
@@ -62,11 +69,12 @@ def account_ratelimited(request: HttpRequest, action: str, email: str = "") -> b
     )
     email = normalize_email(email)
     if email:
+        counted = f"{email}|{_SIMPLE_KEYS['ip'](request)}" if action == "login" else email
         limited = (
             is_ratelimited(
                 request,
                 group=f"accounts.{action}.email",
-                key=lambda _group, _request: email,
+                key=lambda _group, _request: counted,
                 rate=rate,
                 method="POST",
                 increment=True,
@@ -213,19 +221,48 @@ def unlimited(value: int | None) -> str:
     return "unlimited" if value is None else f"{value:,}"
 
 
+SCOPE_NAMES = {
+    "chat": "Chat and completions",
+    "chat_agent": "Agents",
+    "chat_agent_train": "Fine-tuning",
+    "local_model_access": "Your own models",
+}
+
+
 def plan_limits(plan: Plan) -> list[tuple[str, str]]:
-    """The plan's limits as (label, value) rows; None reads "unlimited"."""
-    return [
-        ("Scopes", ", ".join(plan.scopes) or "none"),
+    """The plan's limits as (label, value) rows, as a person says them; None reads "unlimited".
+    Service tiers show only when the plan restricts them."""
+    rows = [
+        ("Includes", ", ".join(SCOPE_NAMES.get(s, s) for s in plan.scopes) or "nothing"),
         ("Monthly credits", unlimited(plan.monthly_credits)),
         ("Requests per 5 hours", unlimited(plan.requests_per_5h)),
         ("Requests per week", unlimited(plan.requests_per_week)),
         ("Requests per minute", unlimited(plan.rpm)),
         ("Tokens per minute", unlimited(plan.tpm)),
-        ("Max concurrent requests", unlimited(plan.max_concurrency)),
-        ("Models", ", ".join(plan.model_patterns) or "all"),
-        ("Tiers", ", ".join(plan.tiers) or "all"),
+        ("Requests at once", unlimited(plan.max_concurrency)),
+        ("Models", ", ".join(plan.model_patterns) or "every model of the catalog"),
     ]
+    if plan.tiers:
+        rows.append(("Service tiers", ", ".join(plan.tiers)))
+    return rows
+
+
+def first_call(workspace: Any) -> dict[str, str]:
+    """The overview's first-call snippet: the user's base URL and a chat model of the plan."""
+    principal = workspace_principal(workspace)
+    chat_models = [m.name for m in visible_models(principal) if m.kind == "chat"]
+    model = chat_models[0] if chat_models else ""
+    base_url = settings.PUBLIC_BASE_URL + "/v1"
+    body = json.dumps(
+        {"model": model or "MODEL", "messages": [{"role": "user", "content": "Hello!"}]}
+    )
+    curl = (
+        f"curl {base_url}/chat/completions \\\n"
+        '  -H "Authorization: Bearer $TOLLGATE_API_KEY" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -d '{body}'"
+    )
+    return {"base_url": base_url, "model": model, "curl": curl}
 
 
 class WorkspaceHomeView(WorkspaceMixin, TemplateView):
@@ -238,6 +275,9 @@ class WorkspaceHomeView(WorkspaceMixin, TemplateView):
         context["meters"] = overview.meters(self.workspace) if plan else []
         context["balance"] = overview.balance_of(self.workspace)
         context["charts"] = overview.usage_charts(self.workspace)
+        context["demo_upstream"] = demo_upstream()
+        if not UsageRecord.objects.filter(workspace=self.workspace).exists():
+            context["first_call"] = first_call(self.workspace)
         context["key_count"] = (
             ApiKey.objects.for_workspace(self.workspace)
             .filter(revoked_at__isnull=True)

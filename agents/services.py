@@ -20,6 +20,8 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from config.safe_text import json_fault
+from keys.permissions import insufficient_scope
 from keys.principal import Principal
 from proxy.errors import ApiError
 from proxy.pipeline import resolve_model
@@ -43,6 +45,7 @@ PARAMETERS = (
 MAX_TOOLS = 128
 MAX_SYSTEM_PROMPT = 100_000
 MAX_DESCRIPTION = 1000
+MAX_DEPTH = 32  # objects and arrays, a tool's JSON Schema included
 FIELDS = ("name", "description", "model", "systemPrompt", "parameters", "tools")
 SYSTEM_ROLES = ("system", "developer")
 
@@ -71,6 +74,8 @@ def check_fields(body: dict[str, Any], principal: Principal, *, partial: bool) -
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise fault(unknown[0], f"unknown field; an agent has {', '.join(FIELDS)}")
+    if found := json_fault(body, "", MAX_DEPTH + 1):
+        raise fault(*found)
     values: dict[str, Any] = {}
     if not partial or "name" in body:
         values["name"] = check_name(body.get("name"))
@@ -239,9 +244,9 @@ def by_reference(reference: str, principal: Principal) -> Agent:
 
 def require_scope(principal: Principal) -> None:
     if SCOPE not in principal.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
+        raise insufficient_scope(
+            principal,
+            SCOPE,
             f"Calling an agent needs an API key with the '{SCOPE}' scope.",
             param="model",
         )

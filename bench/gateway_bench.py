@@ -73,6 +73,8 @@ def environment(var_dir: str, upstream_url: str) -> dict[str, str]:
         TOLLGATE_VAR_DIR=var_dir,
         OLLAMA_BASE_URL=upstream_url,
         LOG_LEVEL="WARNING",
+        METRICS_ALLOWED_CIDRS="127.0.0.1/32",  # streams_bench scrapes /metrics from here
+        EMAIL_CONSOLE_ALLOWED="1",
     )
     return env
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Workspace
+from config.safe_text import text_fault
 from proxy import schema as proxy_schema
 from proxy.errors import ApiError
 from proxy.validation import parse_json_object, require_string
@@ -47,6 +48,8 @@ class RedeemView(APIView):
     def post(self, request: Any) -> Response:
         body = parse_json_object(request.body)
         code = require_string(body, "code")
+        if reason := text_fault(code):
+            raise ApiError(400, "invalid_request_error", f"code: {reason}", param="code")
         workspace = Workspace.objects.get(pk=request.auth.workspace_id)
         try:
             entry = redeem(workspace, code)

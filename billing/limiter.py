@@ -323,6 +323,8 @@ def _admit_without_redis(request: _Request) -> Admission:
     credits and the prepaid balance by conditional UPDATE in PostgreSQL (billing/fallback.py)."""
     principal = request.principal
     workspace_id = principal.workspace_id
+    if settings.LIMITS_OUTAGE_MONEY == "refuse" and spends_money(request):
+        raise MoneyUnavailable("this host cannot reach the live counters of credits and balance")
     _prepare(
         principal, request.keys, request.moment, request.week_end, request.period_start,
         local_store(),
@@ -355,6 +357,18 @@ def _admit_without_redis(request: _Request) -> Admission:
 
 class LimitsUnavailable(Exception):
     """Neither the live counters nor the database can take the call's limits right now."""
+
+
+class MoneyUnavailable(LimitsUnavailable):
+    """Redis unreachable from this host, and the call spends money (LIMITS_OUTAGE_MONEY =
+    "refuse"): hosts that reach Redis keep spending from it, so this one must not spend too."""
+
+
+def spends_money(request: _Request) -> bool:
+    """The call takes monthly credits of a plan that has an allotment, or holds prepaid money."""
+    plan = request.principal.plan
+    credits = plan is not None and plan.monthly_credits is not None and request.cost > 0
+    return credits or request.reserve > 0
 
 
 def _take_money(request: _Request, result: list, failed: str, wait: int) -> tuple[str, int, bool]:

@@ -5,6 +5,7 @@ billing. The gateway-core version records usage; quotas, limits and credits plug
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ def admit(
             # the router may take; a stream renews its own as it goes.
             lease_seconds=None if call.stream else settings.ROUTER_DEADLINE_SECONDS + 30,
         )
+    except limiter.MoneyUnavailable as exc:
+        log.warning("call %s spends money and Redis is unreachable here: refused", call.call_id)
+        raise ApiError(
+            503,
+            "limits_unavailable",
+            "The gateway cannot reach your credit balance from here right now; calls that "
+            "spend credits or prepaid balance are paused for a few seconds. Retry shortly.",
+            headers={"Retry-After": str(max(1, settings.LIMITS_RETRY_SECONDS))},
+        ) from exc
     except (RedisError, limiter.LimitsUnavailable) as exc:
         # Redis answered, but with an error (out of memory, read-only replica): no limit can be
         # checked, and refusing is the only way never to overspend. (Unreachable is another
@@ -138,7 +148,14 @@ def charged_micro(call: Call) -> int:
         return 0
     if not succeeded(call):
         return 0
-    return prepaid.cost_micro(call.usage.prompt_tokens, call.usage.completion_tokens, call.prices)
+    cost = prepaid.cost_micro(
+        count_of(call.usage.prompt_tokens)[0],
+        count_of(call.usage.completion_tokens)[0],
+        call.prices,
+    )
+    # Never more than the hold, which the balance covered at admission: the upstream was told
+    # the output it paid for (proxy.pipeline.limit_output); one that ignores it is not billed.
+    return min(cost, call.admission.reserved_micro) if call.admission.reserved_micro else cost
 
 
 def succeeded(call: Call) -> bool:
@@ -147,25 +164,54 @@ def succeeded(call: Call) -> bool:
     return call.status < 400 or call.incomplete
 
 
+MAX_COUNT = 2**31 - 1  # the largest token count a usage record holds (PostgreSQL's integer)
+
+
+def count_of(value: object) -> tuple[int, bool]:
+    """A token count as an upstream reported it, made storable: (the count clamped to
+    0…2³¹−1, whether it had to be changed). Anything but a whole number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0, value is not None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return 0, True
+        clamped = int(max(0.0, min(float(MAX_COUNT), value)))
+        return clamped, clamped != value
+    count = value
+    clamped = max(0, min(MAX_COUNT, count))
+    return clamped, clamped != count
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: object, most: int) -> str:
+    """A string PostgreSQL can store in a column of `most` characters: NUL and lone surrogates
+    become U+FFFD (validation refuses them in bodies; headers and upstreams may still carry
+    them), and it is cut at `most`."""
+    text = text if isinstance(text, str) else str(text or "")
+    return _UNSTORABLE.sub("\ufffd", text[:most])
+
+
 def usage_payload(call: Call) -> dict:
-    """The call as the fields of its UsageRecord."""
+    """The call as the fields of its UsageRecord: every string storable, every count in range."""
     return {
         "call_id": call.call_id,
-        "request_id": call.request_id,
+        "request_id": storable(call.request_id, 128),
         "workspace_id": call.principal.workspace_id,
         "key_id": call.principal.key_id or None,  # none: a dashboard action
-        "end_user": call.end_user[:256],
-        "endpoint": call.endpoint,
-        "dialect": call.dialect,
-        "requested_model": call.requested_model[:200],
-        "served_model": call.served_model,
+        "end_user": storable(call.end_user, 256),
+        "endpoint": storable(call.endpoint, 40),
+        "dialect": storable(call.dialect, 12),
+        "requested_model": storable(call.requested_model, 200),
+        "served_model": storable(call.served_model, 200),
         "deployment_id": call.deployment_id,
-        "tier": call.tier,
+        "tier": storable(call.tier, 20),
         "stream": call.stream,
         "status": call.status,
-        "error_code": call.error_code,
-        "prompt_tokens": call.usage.prompt_tokens,
-        "completion_tokens": call.usage.completion_tokens,
+        "error_code": storable(call.error_code, 60),
+        "prompt_tokens": count_of(call.usage.prompt_tokens)[0],
+        "completion_tokens": count_of(call.usage.completion_tokens)[0],
         "tokens_estimated": call.usage.estimated,
         "latency_ms": int(call.elapsed_ms()),
         "ttft_ms": call.ttft_ms,

@@ -10,9 +10,11 @@ from typing import Any
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.timesince import timeuntil
 
 from keys.authentication import workspace_principal
 
+from . import charts
 from .models import Balance, UsageRecord
 from .quota import quota_snapshot
 
@@ -24,7 +26,6 @@ METERS = (  # (limit in quota_snapshot, data-limit, label)
     ("tpm", "tpm", "Tokens per minute"),
     ("max_concurrency", "concurrency", "Requests in flight"),
 )
-PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4b5563")
 CHART_DAYS = 30
 
 
@@ -43,6 +44,16 @@ class Meter:
     @property
     def level(self) -> str:
         return "full" if self.percent >= 100 else "high" if self.percent >= 80 else "ok"
+
+    @property
+    def frees_up(self) -> str:
+        """When used requests start to count no more, as a person says it."""
+        if self.resets_at is None:
+            return ""
+        seconds = (self.resets_at - timezone.now()).total_seconds()
+        if seconds < 60:
+            return "within a minute"
+        return "in " + timeuntil(self.resets_at)
 
 
 def meters(workspace: Any) -> list[Meter]:
@@ -63,92 +74,27 @@ def balance_of(workspace: Any) -> Balance | None:
     return Balance.objects.filter(workspace=workspace).first()
 
 
-@dataclass
-class Bar:
-    x: float
-    y: float
-    height: float
-    color: str
-    title: str
+REFUSED = "refused"  # calls no model served (unknown model, limits, errors before routing)
 
 
-@dataclass
-class Chart:
-    title: str
-    unit: str
-    bars: list[Bar]
-    legend: list[tuple[str, str]]
-    peak: int
-    first_day: str
-    last_day: str
-    width: int = 600
-    height: int = 160
-    bar_width: float = 0.0
-
-    @property
-    def empty(self) -> bool:
-        return not self.bars
-
-
-def usage_charts(workspace: Any, days: int = CHART_DAYS) -> tuple[Chart, Chart]:
-    """Requests and tokens per day for the last `days` days, stacked by model (SVG-ready)."""
-    today = timezone.localdate()
-    start = today - dt.timedelta(days=days - 1)
+def usage_charts(workspace: Any, days: int = CHART_DAYS) -> tuple[charts.Chart, charts.Chart]:
+    """Requests and tokens per day for the last `days` days, stacked by the model that served
+    them; calls that no model served are one grey "refused" series."""
+    dates = charts.last_days(days, timezone.localdate())
     rows = (
-        UsageRecord.objects.filter(
-            workspace=workspace,
-            started_at__date__gte=start,
-        )
+        UsageRecord.objects.filter(workspace=workspace, started_at__date__gte=dates[0])
         .annotate(day=TruncDate("started_at"))
-        .values("day", "served_model", "requested_model")
+        .values("day", "served_model")
         .annotate(requests=Count("id"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")))
     )
-    per_model: dict[str, dict[dt.date, tuple[int, int]]] = {}
+    requests: charts.Series = {}
+    tokens: charts.Series = {}
     for row in rows:
-        model = row["served_model"] or row["requested_model"] or "(none)"
-        day = per_model.setdefault(model, {})
-        requests, tokens = day.get(row["day"], (0, 0))
-        day[row["day"]] = (requests + row["requests"], tokens + (row["tokens"] or 0))
-    models = sorted(per_model, key=lambda m: -sum(r for r, _ in per_model[m].values()))
-    dates = [start + dt.timedelta(days=i) for i in range(days)]
+        model = row["served_model"] or REFUSED
+        for series, value in ((requests, row["requests"]), (tokens, row["tokens"] or 0)):
+            per_day = series.setdefault(model, {})
+            per_day[row["day"]] = per_day.get(row["day"], 0) + value
     return (
-        _chart("Requests per day", "requests", dates, models, per_model, 0),
-        _chart("Tokens per day", "tokens", dates, models, per_model, 1),
+        charts.stacked("Requests per day", "requests", dates, requests, muted=(REFUSED,)),
+        charts.stacked("Tokens per day", "tokens", dates, tokens, muted=(REFUSED,)),
     )
-
-
-def _chart(
-    title: str,
-    unit: str,
-    dates: list[dt.date],
-    models: list[str],
-    per_model: dict[str, dict[dt.date, tuple[int, int]]],
-    index: int,
-) -> Chart:
-    chart = Chart(title, unit, [], [], 0, f"{dates[0]:%d %b}", f"{dates[-1]:%d %b}")
-    colors = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    totals = [sum(per_model[m].get(d, (0, 0))[index] for m in models) for d in dates]
-    chart.peak = max(totals, default=0)
-    if not chart.peak:
-        return chart
-    slot = chart.width / len(dates)
-    chart.bar_width = round(max(slot - 2, 1), 1)
-    for i, day in enumerate(dates):
-        base = chart.height
-        for model in models:
-            value = per_model[model].get(day, (0, 0))[index]
-            if not value:
-                continue
-            height = value / chart.peak * (chart.height - 4)
-            base -= height
-            chart.bars.append(
-                Bar(
-                    round(i * slot + 1, 1),
-                    round(base, 1),
-                    round(height, 1),
-                    colors[model],
-                    f"{day:%d %b}: {value:,} {unit}, {model}",
-                )
-            )
-    chart.legend = [(m, colors[m]) for m in models]
-    return chart

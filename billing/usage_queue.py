@@ -6,6 +6,12 @@ statement that ignores call ids already present, and only then acknowledges and 
 flusher that dies mid-batch leaves its entries pending; the next one claims them after
 USAGE_CLAIM_IDLE_MS and inserts them again, which the unique call id makes harmless: every
 record lands exactly once. Without Redis (the embedded setup), records are written at once.
+
+One bad record never holds up the others: a batch the database refuses is written again record
+by record, and a record that still fails for a reason of its own (not the database being away)
+moves to the dead-letter stream `tg:usage:dead` with the reason, where the operator sees it
+(status page, `tollgate_usage_dead_letters`) and replays or drops it (`manage.py
+usage_dead_letters`, which also lists them).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils.dateparse import parse_datetime
 
 from config.redis_client import redis_client
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 
 STREAM = "tg:usage"
 GROUP = "flushers"
+DEAD = "tg:usage:dead"  # records the database refused, with the reason: see dead_letters()
+DEAD_MAX = 100_000  # the dead-letter stream keeps about this many of the newest
+# The database away, not the record's fault: the batch stays pending and is retried.
+UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def _encode(value: Any) -> Any:
@@ -143,11 +153,134 @@ def _own_pending(client: Any, consumer: str, count: int) -> list[tuple[Any, Any]
 
 
 def _write(client: Any, entries: list[tuple[Any, Any]]) -> int:
-    write_now([_decode(json.loads(fields[b"r"])) for _, fields in entries])
+    """Write a batch; if the database refuses it, record by record, the records it still
+    refuses going to the dead-letter stream. Raises (the batch stays pending) only when the
+    database is away."""
+    readable: list[tuple[Any, dict[str, Any]]] = []
+    refused: list[tuple[Any, Any, str]] = []
+    for entry_id, fields in entries:
+        try:
+            readable.append((entry_id, _decode(json.loads(fields[b"r"]))))
+        except Exception as exc:
+            refused.append((entry_id, fields, f"unreadable: {_reason(exc)}"))
+    try:
+        write_now([payload for _, payload in readable])
+    except UNAVAILABLE:
+        raise
+    except Exception as exc:
+        log.warning("usage batch refused (%s); writing it record by record", _reason(exc))
+        fields_of = dict(entries)
+        for entry_id, payload in readable:
+            try:
+                write_now([payload])
+            except UNAVAILABLE:
+                raise
+            except Exception as exc:
+                refused.append((entry_id, fields_of[entry_id], _reason(exc)))
     ids = [entry_id for entry_id, _ in entries]
-    client.xack(STREAM, GROUP, *ids)
-    client.xdel(STREAM, *ids)
+    order = {entry_id: index for index, entry_id in enumerate(ids)}
+    refused.sort(key=lambda item: order[item[0]])
+    pipe = client.pipeline(transaction=True)  # dead-lettered and taken off the queue together
+    for entry_id, fields, reason in refused:
+        log.error("usage record %s moved to %s: %s", _text(entry_id), DEAD, reason)
+        pipe.xadd(
+            DEAD,
+            {"r": fields.get(b"r", b""), "reason": reason, "entry": entry_id},
+            maxlen=DEAD_MAX,
+            approximate=True,
+        )
+    pipe.xack(STREAM, GROUP, *ids)
+    pipe.xdel(STREAM, *ids)
+    pipe.execute()
+    if refused:
+        from config import metrics
+
+        metrics.usage_dead_lettered(len(refused))
     return len(entries)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+# --- the dead-letter stream (the operator's) ----------------------------------------------------
+
+
+def dead_letter_count() -> int | None:
+    """Records waiting in the dead-letter stream; None without Redis (or when it does not
+    answer)."""
+    client = redis_client()
+    if client is None:
+        return None
+    try:
+        return int(client.xlen(DEAD))
+    except Exception:
+        return None
+
+
+def dead_letters(count: int = 100) -> list[dict[str, Any]]:
+    """The oldest `count` dead letters: id, reason, and the record as it was queued (text)."""
+    client = redis_client()
+    if client is None:
+        return []
+    try:
+        found = client.xrange(DEAD, count=count)
+    except Exception:  # Redis away: the status page shows the rest
+        return []
+    return [
+        {
+            "id": _text(entry_id),
+            "reason": _text(fields.get(b"reason", b"")),
+            "record": _text(fields.get(b"r", b"")),
+        }
+        for entry_id, fields in found
+    ]
+
+
+def replay_dead_letters(ids: list[str] | None = None) -> tuple[int, int]:
+    """Write dead letters again (all, or those of `ids`), e.g. after a fix: (written, still
+    refused). Written ones leave the stream; refused ones stay, with the new reason."""
+    client = redis_client()
+    if client is None:
+        return 0, 0
+    entries = _dead_entries(client, ids)
+    written = failed = 0
+    for entry_id, fields in entries:
+        try:
+            write_now([_decode(json.loads(fields[b"r"]))])
+        except UNAVAILABLE:
+            raise
+        except Exception as exc:
+            failed += 1
+            log.warning("dead letter %s refused again: %s", _text(entry_id), _reason(exc))
+            continue
+        client.xdel(DEAD, entry_id)
+        written += 1
+    return written, failed
+
+
+def drop_dead_letters(ids: list[str] | None = None) -> int:
+    """Delete dead letters (all, or those of `ids`) for good: the number deleted."""
+    client = redis_client()
+    if client is None:
+        return 0
+    found = [entry_id for entry_id, _ in _dead_entries(client, ids)]
+    for entry_id in found:
+        log.warning("dead letter %s dropped by the operator", _text(entry_id))
+    return int(client.xdel(DEAD, *found)) if found else 0
+
+
+def _dead_entries(client: Any, ids: list[str] | None) -> list[tuple[Any, Any]]:
+    if ids is None:
+        return list(client.xrange(DEAD))
+    found = []
+    for entry_id in ids:
+        found += client.xrange(DEAD, min=entry_id, max=entry_id)
+    return found
 
 
 def backlog() -> int:

@@ -14,6 +14,8 @@ Redacted, in the message, the exception text and string extras:
 - any value after `Bearer`, and after `X-API-Key`, `api_key`, `authorization`, `token`,
   `password`, `secret` followed by `:` or `=`;
 - the exact API key the request authenticated with and the upstream keys the router used for it;
+- the token of an invitation (`/invite/<token>/`) or password-reset (`/reset/<uid>/<token>/`)
+  link in a path;
 - the request's prompt text (message contents, prompt, input, system), unless LOG_PROMPTS is on;
 - extras named like a secret (api_key, authorization, password, …) or like a prompt (prompt,
   messages, body, …; kept when LOG_PROMPTS is on).
@@ -98,6 +100,17 @@ _ASSIGNED = re.compile(
     r"(?!\[redacted|bearer\s)[^\s'\",;&}]+"
 )
 _QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|code)=)[^&#\s'\"]+")
+# Paths that carry a token: an invitation link, a password reset link (not its set-password step).
+TOKEN_PATHS = re.compile(
+    r"(/invite/)[^/?#\s'\"]+"
+    r"|(/reset/[^/?#\s'\"]+/)(?!set-password/|done/)[^/?#\s'\"]+"
+)
+
+
+def redact_token_paths(text: str) -> str:
+    return TOKEN_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
+
+
 _KEY_HEADERS = ("HTTP_X_API_KEY", "HTTP_API_KEY", "HTTP_X_GOOG_API_KEY")
 _PROMPT_FIELDS = ("messages", "prompt", "input", "system", "instructions")
 
@@ -169,6 +182,7 @@ def redact(text: str, context: RequestLog | None = None, *, prompts: bool | None
     text = _KEY_PATTERNS.sub(REDACTED, text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     text = _ASSIGNED.sub(r"\1" + REDACTED, text)
+    text = redact_token_paths(text)
     return _QUERY.sub(r"\1" + REDACTED, text)
 
 

@@ -6,8 +6,10 @@ worker's live gauges (child_exit). Each worker then writes its samples to its ow
 a scrape, answered by any worker, sums them all. Without that variable (runserver, tests, one
 process) the series live in this process's default registry.
 
-Label values are bounded: endpoints and limits are fixed sets, models are the catalog's names
-(never what a client asked for), upstreams are the catalog's upstream names.
+Label values are bounded: endpoints and limits are fixed sets, models are the public catalog's
+names (never what a client asked for; a workspace's own models are labelled `private`, those on
+its own server `local`, so that a scrape never shows a tenant's model names), upstreams are the
+catalog's upstream names.
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ DEGRADED_CALLS = Counter(
     "tollgate_degraded_calls",
     "Calls admitted without Redis: limits per process, credits and balances in PostgreSQL.",
 )
+USAGE_DEAD_LETTERED = Counter(
+    "tollgate_usage_dead_lettered",
+    "Usage records the database refused even alone, moved to the dead-letter stream by a "
+    "flusher (counted where the flusher runs; tollgate_usage_dead_letters is what waits).",
+)
 STREAMS_IN_FLIGHT = Gauge(
     "tollgate_streams_in_flight",
     "Streamed calls admitted and not yet settled.",
@@ -131,7 +138,7 @@ def _child(metric: Any, *values: str) -> Any:
 def record_call(call: Call, credits: int, charged_micro: int) -> None:
     """Every gateway call, once, where it ends (billing.metering.settle)."""
     try:
-        model = call.served_model or "none"
+        model = model_label(call.served_model)
         endpoint = call.endpoint
         _child(REQUESTS, endpoint, model, str(call.status)).inc()
         usage = call.usage
@@ -164,6 +171,18 @@ def record_call(call: Call, credits: int, charged_micro: int) -> None:
         log.exception("could not record the metrics of call %s", call.call_id)
 
 
+def model_label(name: str) -> str:
+    """The model as metrics show it: a public catalog name; `local` for a model on a workspace's
+    own server, `private` for any other model of one workspace (a fine-tune)."""
+    if not name:
+        return "none"
+    if name.startswith("local/"):
+        return "local"
+    from proxy.registry import registry
+
+    return name if name in registry.snapshot().public else "private"
+
+
 def refused(endpoint: str, status: int) -> None:
     """A call refused before it became one (no or a bad key, a missing scope, the database
     away): counted with the calls, without a model."""
@@ -191,6 +210,10 @@ def cooled(upstream: str, scope: str) -> None:
 
 def limit_rejected(limit: str) -> None:
     _child(LIMIT_REJECTIONS, limit or "unknown").inc()
+
+
+def usage_dead_lettered(count: int) -> None:
+    USAGE_DEAD_LETTERED.inc(count)
 
 
 # --- scrape-time collectors ---------------------------------------------------------------------
@@ -256,6 +279,27 @@ class CeleryQueueCollector:
 _celery = CeleryQueueCollector()
 
 
+class DeadLetterCollector:
+    """tollgate_usage_dead_letters: usage records waiting in the dead-letter stream for the
+    operator (replay or drop), read at scrape time; absent without Redis."""
+
+    def collect(self) -> Any:
+        from billing.usage_queue import dead_letter_count
+
+        waiting = dead_letter_count()
+        if waiting is None:
+            return
+        yield GaugeMetricFamily(
+            "tollgate_usage_dead_letters",
+            "Usage records the database refused, waiting for the operator to replay or drop them "
+            "(python manage.py usage_dead_letters).",
+            value=waiting,
+        )
+
+
+_dead_letters = DeadLetterCollector()
+
+
 def exposition() -> bytes:
     """The text a scrape gets: every worker's samples (multiprocess) or this process's."""
     registry = CollectorRegistry()
@@ -264,8 +308,10 @@ def exposition() -> bytes:
 
         multiprocess.MultiProcessCollector(registry)
         registry.register(_celery)
+        registry.register(_dead_letters)
         return generate_latest(registry)
     registry.register(_celery)
+    registry.register(_dead_letters)
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 

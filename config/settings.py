@@ -22,6 +22,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # --- core -------------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, pages still answer the branded 404; DEBUG_404=1 shows Django's technical one.
+DEBUG_404 = env_bool("DEBUG_404", False)
 DEV_SECRET_KEY = "dev-insecure-tollgate-secret-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.outage.DatabaseUnavailableMiddleware",  # a page needing the database: 503, not 500
+    "config.not_found.BrandedNotFoundMiddleware",  # the branded 404 also with DEBUG on
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -197,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
     # A stream whose web process died is settled and recorded as incomplete (billing/lost_streams).
     "sweep-lost-streams": {"task": "billing.sweep_lost_streams", "schedule": 15.0},
+    # Stored Responses API answers older than RESPONSES_RETENTION_DAYS are deleted.
+    "purge-stored-responses": {"task": "proxy.purge_stored_responses", "schedule": 3600.0},
 }
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -260,7 +265,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or CONSOLE_EMAIL_BACKEND
+# The console backend writes every e-mail, password-reset and invitation links included, to
+# stdout (the logs). Production refuses it unless this says it is wanted (a demo, a benchmark);
+# `check --deploy` still warns then.
+EMAIL_CONSOLE_ALLOWED = env_bool("EMAIL_CONSOLE_ALLOWED", DEBUG)
+if EMAIL_BACKEND == CONSOLE_EMAIL_BACKEND and not EMAIL_CONSOLE_ALLOWED:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND is the console backend, which writes password-reset and invitation links "
+        "to the logs: set EMAIL_BACKEND (and EMAIL_HOST, ...) for production, or "
+        "EMAIL_CONSOLE_ALLOWED=1 if that is really wanted."
+    )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Tollgate <no-reply@localhost>"
 EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -304,6 +320,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["keys.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AnyAccept",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "proxy.errors.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -334,6 +351,9 @@ REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
 ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 3)
 ROUTER_DEADLINE_SECONDS = env_int("ROUTER_DEADLINE_SECONDS", 600)
 ROUTER_FAILURES_TO_COOL = env_int("ROUTER_FAILURES_TO_COOL", 3)
+# Failures an answer to the request may have caused (5xx, invalid answers) cool a deployment for
+# everyone only when they come from this many workspaces (else for the failing workspace alone).
+ROUTER_WORKSPACES_TO_COOL = env_int("ROUTER_WORKSPACES_TO_COOL", 2)
 ROUTER_FAILURE_WINDOW_SECONDS = env_int("ROUTER_FAILURE_WINDOW_SECONDS", 60)
 ROUTER_COOLDOWN_SECONDS = env_int("ROUTER_COOLDOWN_SECONDS", 30)
 ROUTER_KEY_COOLDOWN_SECONDS = env_int("ROUTER_KEY_COOLDOWN_SECONDS", 60)
@@ -341,6 +361,9 @@ ROUTER_RETRY_AFTER_SECONDS = env_int("ROUTER_RETRY_AFTER_SECONDS", 15)
 # A stream whose upstream sends nothing for this long (or its upstream's timeout, if shorter)
 # ends with a final error event. Below 2/3 of LIMIT_LEASE_SECONDS, a stall never costs a slot.
 GATEWAY_STREAM_IDLE_SECONDS = env_int("GATEWAY_STREAM_IDLE_SECONDS", 40)
+# Responses API answers stored with `store: true` (previous_response_id, GET/DELETE
+# /v1/responses/{id}) are kept this many days, then purged by a beat task.
+RESPONSES_RETENTION_DAYS = env_int("RESPONSES_RETENTION_DAYS", 30)
 # The demo upstream `make run` starts when no OLLAMA_BASE_URL is configured.
 OLLAMA_BASE_URL = env_str("OLLAMA_BASE_URL") or ""
 # Customers' own Ollama servers (/api/v1/local/connection) must be at public addresses; these
@@ -353,6 +376,13 @@ for _cidr in LOCAL_UPSTREAM_ALLOWED_CIDRS:
     except ValueError as _exc:
         raise ImproperlyConfigured(f"LOCAL_UPSTREAM_ALLOWED_CIDRS: {_exc}") from None
 DEMO_UPSTREAM_PORT = env_int("DEMO_UPSTREAM_PORT", 9100)
+# The most an upstream's answer may be (a non-streamed body, all of a stream) and any one line
+# of a stream: over them the call fails with 502 upstream_error naming the cap. Generous for the
+# operator's upstreams (a large embeddings batch), tight for a customer's own server.
+UPSTREAM_MAX_BODY_BYTES = env_int("UPSTREAM_MAX_BODY_BYTES", 256 * 1024 * 1024)
+UPSTREAM_MAX_LINE_BYTES = env_int("UPSTREAM_MAX_LINE_BYTES", 16 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_BODY_BYTES = env_int("LOCAL_UPSTREAM_MAX_BODY_BYTES", 32 * 1024 * 1024)
+LOCAL_UPSTREAM_MAX_LINE_BYTES = env_int("LOCAL_UPSTREAM_MAX_LINE_BYTES", 1024 * 1024)
 
 # Usage records go through a Redis stream to the flusher (manage.py flush_usage) when Redis is
 # configured; off, or without Redis, they are written during the request.
@@ -362,6 +392,13 @@ LIMIT_LEASE_SECONDS = env_int("LIMIT_LEASE_SECONDS", 60)
 # With the live counters' Redis unreachable, admission goes around it (per-process limits,
 # credits and balance in PostgreSQL) and tries it again after this many seconds.
 LIMITS_RETRY_SECONDS = env_int("LIMITS_RETRY_SECONDS", 2)
+# What a host that cannot reach Redis does with calls that spend money (monthly credits, a
+# prepaid balance): "refuse" them with 503 (hosts that still reach Redis spend from it, and two
+# counts of one balance would spend it twice), or take them from PostgreSQL ("database": sound
+# only when no host reaches Redis, e.g. a single host). Free and rate-limited calls are served.
+LIMITS_OUTAGE_MONEY = env_str("LIMITS_OUTAGE_MONEY", "refuse")
+if LIMITS_OUTAGE_MONEY not in ("refuse", "database"):
+    raise ImproperlyConfigured('LIMITS_OUTAGE_MONEY must be "refuse" or "database"')
 # Prepaid calls without max_tokens are held back for this many output tokens at admission.
 PREPAID_DEFAULT_MAX_TOKENS = env_int("PREPAID_DEFAULT_MAX_TOKENS", 4096)
 USAGE_CLAIM_IDLE_MS = env_int("USAGE_CLAIM_IDLE_MS", 30_000)
@@ -395,7 +432,9 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL") or "I
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be 16+ random characters (or unset).")
-METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", ["127.0.0.1/32", "::1/128"])
+# Scrapers from these networks get in without the token. None by default: behind a reverse
+# proxy on the same host every client is loopback.
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", [])
 for _cidr in METRICS_ALLOWED_CIDRS:
     try:
         ipaddress.ip_network(_cidr, strict=False)

@@ -49,6 +49,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: Ollama's root ("/" answers an Ollama client that sends a key; a browser is sent on
+    # to the dashboard by the route below), /api/tags, /api/chat, … and its JSON 404 under /api/.
+    *root_patterns,
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", HealthView.as_view(), name="healthz"),
     # Browsers ask for /favicon.ico whatever the pages link: send them to the SVG.
@@ -56,7 +59,6 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),  # operators' token or network only
     path("api/v1/", include(api_v1)),
     path("v1/", include(v1_patterns)),
-    *root_patterns,  # Ollama's native API (/api/tags, /api/chat, …)
     path(
         "documentation/openapi.json", SpectacularJSONAPIView.as_view(**PUBLIC), name="openapi-json"
     ),
@@ -71,4 +73,5 @@ urlpatterns = [
     path("admin/status/", admin.site.admin_view(status_view), name="operator-status"),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON
+    re_path(r"^api/(?P<rest>.*)$", unknown_api_path),  # Ollama's /api/… included
 ]

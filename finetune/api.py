@@ -14,6 +14,7 @@ from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from billing import metering
+from config.safe_text import text_fault
 from proxy.errors import ApiError
 from proxy.pipeline import read_body, resolve_model, with_headers
 from proxy.schema import body, ok
@@ -243,6 +244,8 @@ class DatasetsView(TrainingView):
             raise fault("title", f"expected a non-empty string, got {type_name(value)}")
         if len(value) > 200:
             raise fault("title", "at most 200 characters")
+        if reason := text_fault(value):
+            raise fault("title", reason)
         return value.strip()
 
 

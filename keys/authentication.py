@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
+from config import dbprobe
 from config.shared_cache import shared as cache
 from proxy.errors import ApiError
 
@@ -74,6 +75,7 @@ def principal_from_key(key: ApiKey) -> Principal:
         key_rpm=key.rpm_limit,
         default_tier=key.default_tier,
         period_anchor=subscription.current_period_start.timestamp() if subscription else None,
+        all_plan_scopes=key.all_plan_scopes,
     )
 
 
@@ -219,9 +221,12 @@ def authenticate_secret(secret: str | None, key_resolver: KeyResolver | None = N
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """DRF authentication for every API endpoint. Sets request.auth to a Principal."""
+    """DRF authentication for every API endpoint. Sets request.auth to a Principal. With the
+    database away (config.dbprobe) every API call is 503 database_unavailable at once, not after
+    the pool's timeout: usage, redemption, agents and fine-tuning as well as the gateway's."""
 
     def authenticate(self, request: Any) -> tuple[Principal, Principal]:
+        dbprobe.require()
         principal = authenticate_secret(extract_secret(request.META))
         return principal, principal
 

@@ -19,15 +19,43 @@ DEFAULT_GRACE_HOURS = 24
 _PATTERN = re.compile(r"^[A-Za-z0-9._:/*?\[\]!-]{1,100}$")
 
 
-class KeyCreateForm(forms.Form):
+class ScopesFormMixin(forms.Form):
+    """A key's scopes: all of the plan's (the key follows plan changes), or some of them."""
+
+    all_plan_scopes = forms.BooleanField(
+        label="All of the plan's scopes",
+        required=False,
+        help_text="Including any scope a plan upgrade adds later.",
+    )
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple, required=False, label="Only these scopes"
+    )
+
+    def set_scope_choices(self, scopes: list[str]) -> None:
+        self.fields["scopes"].choices = [(scope, scope) for scope in scopes]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("all_plan_scopes"):
+            cleaned["scopes"] = None
+        elif not cleaned.get("scopes") and "scopes" not in self.errors:
+            self.add_error("scopes", "Choose at least one scope, or all of the plan's scopes.")
+        return cleaned
+
+
+class KeyScopesForm(ScopesFormMixin):
+    """Change an existing key's scopes (the keys page's "Scopes" button of a row)."""
+
+    def __init__(self, *args: Any, scopes: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_scope_choices(scopes)
+
+
+class KeyCreateForm(ScopesFormMixin):
     name = forms.CharField(
         max_length=100,
         widget=forms.TextInput(attrs={"placeholder": "e.g. production backend"}),
         help_text="To recognise the key later.",
-    )
-    scopes = forms.MultipleChoiceField(
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one scope."},
     )
     expires_in_days = forms.IntegerField(
         label="Expires in (days)",
@@ -53,8 +81,10 @@ class KeyCreateForm(forms.Form):
     def __init__(self, *args: Any, scopes: list[str], plan: Plan | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.plan = plan
-        self.fields["scopes"].choices = [(scope, scope) for scope in scopes]
+        self.order_fields(["name", "all_plan_scopes", "scopes"])
+        self.set_scope_choices(scopes)
         if not self.is_bound:
+            self.fields["all_plan_scopes"].initial = True
             self.fields["scopes"].initial = list(scopes)
         if plan is not None and plan.rpm is not None:
             self.fields["rpm_limit"].widget.attrs["max"] = plan.rpm

@@ -21,6 +21,11 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
     scopes = models.JSONField(default=list, help_text="Subset of the plan's scopes.")
+    all_plan_scopes = models.BooleanField(
+        "all of the plan's scopes",
+        default=False,
+        help_text="The key has every scope of its plan, including those a plan change adds.",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     model_patterns = models.JSONField(
         "allowed models", default=list, blank=True, help_text="Glob patterns; empty = the plan's."

@@ -37,12 +37,15 @@ class Principal:
     key_rpm: int | None = None
     default_tier: str = ""
     period_anchor: float | None = None  # when the subscription's monthly periods started
+    all_plan_scopes: bool = False  # the key follows its plan's scopes
     is_authenticated: bool = field(default=True, compare=False)
 
     @property
     def scopes(self) -> frozenset[str]:
         """Effective scopes: the key's, cut to what the plan still grants."""
         plan_scopes = set(self.plan.scopes) if self.plan else set()
+        if self.all_plan_scopes:
+            return frozenset(plan_scopes)
         return frozenset(s for s in self.key_scopes if s in plan_scopes)
 
     @property

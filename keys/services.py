@@ -59,6 +59,7 @@ def issue_key(
     rpm_limit: int | None = None,
     default_tier: str = "",
     created_by: Any = None,
+    all_plan_scopes: bool = False,
 ) -> IssuedKey:
     name = (name or "").strip()
     if not name:
@@ -76,7 +77,8 @@ def issue_key(
         prefix=secrets.lookup_prefix(secret),
         secret_hash=secrets.hash_secret(secret),
         last4=secret[-4:],
-        scopes=_check_scopes(workspace, scopes),
+        scopes=_check_scopes(workspace, None if all_plan_scopes else scopes),
+        all_plan_scopes=all_plan_scopes,
         expires_at=expires_at,
         model_patterns=list(model_patterns or []),
         rpm_limit=rpm_limit,
@@ -107,12 +109,33 @@ def rotate_key(key: ApiKey, *, grace_seconds: int | None = None, by: Any = None)
         rpm_limit=key.rpm_limit,
         default_tier=key.default_tier,
         created_by=by or key.created_by,
+        all_plan_scopes=key.all_plan_scopes,
     )
     deadline = timezone.now() + timedelta(seconds=grace_seconds)
     key.expires_at = deadline if key.expires_at is None else min(key.expires_at, deadline)
     key.replaced_by = successor.key
     key.save(update_fields=["expires_at", "replaced_by"])
     return successor
+
+
+def key_scopes(key: ApiKey) -> list[str]:
+    """What the key may do now: the plan's scopes for a key that follows its plan, else the
+    key's own that its plan still grants."""
+    allowed = plan_scopes(key.workspace)
+    if key.all_plan_scopes:
+        return allowed
+    return [s for s in key.scopes if s in allowed]
+
+
+def set_key_scopes(key: ApiKey, scopes: list[str] | None, *, all_plan_scopes: bool) -> ApiKey:
+    """Give a key other scopes of its plan, or all of them (then it follows the plan: scopes a
+    plan change adds are the key's too). Takes effect within seconds, as a revocation does."""
+    if key.status() in ("revoked", "expired"):
+        raise InvalidKeyRequest("a revoked or expired key cannot be changed")
+    key.scopes = _check_scopes(key.workspace, None if all_plan_scopes else scopes)
+    key.all_plan_scopes = all_plan_scopes
+    key.save(update_fields=["scopes", "all_plan_scopes"])
+    return key
 
 
 def revoke_key(key: ApiKey) -> ApiKey:

@@ -1,7 +1,8 @@
-"""Dashboard pages for a workspace's API keys: list, create, rotate, revoke.
+"""Dashboard pages for a workspace's API keys: list, create, rotate, change scopes, revoke.
 
-A new secret is rendered directly in the POST response (never in a URL, the session or any
-GET-able page), with `Cache-Control: no-store`; reloading the list never shows it again.
+Every successful POST redirects to the list (a reload never creates a second key). A new secret
+travels to that one GET through the session, which the GET empties: it is shown once, with
+`Cache-Control: no-store`, never in a URL, and reloading the list never shows it again.
 """
 
 from __future__ import annotations
@@ -21,11 +22,26 @@ from django.views.decorators.cache import never_cache
 
 from accounts.dashboard import WorkspaceMixin
 
-from .forms import DEFAULT_GRACE_HOURS, KeyCreateForm, KeyRotateForm, add_service_error
+from .forms import (
+    DEFAULT_GRACE_HOURS,
+    KeyCreateForm,
+    KeyRotateForm,
+    KeyScopesForm,
+    add_service_error,
+)
 from .models import ApiKey
-from .services import InvalidKeyRequest, issue_key, plan_scopes, revoke_key, rotate_key
+from .services import (
+    InvalidKeyRequest,
+    issue_key,
+    key_scopes,
+    plan_scopes,
+    revoke_key,
+    rotate_key,
+    set_key_scopes,
+)
 
 WRITE = frozenset({"POST"})
+REVEALED = "keys:revealed"  # the session entry a new secret waits in until the next GET
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,28 @@ class KeyRow:
     status: str
     can_rotate: bool
     can_revoke: bool
+    scopes: list[str]
+    scopes_form: KeyScopesForm | None = None
+
+
+def keep_to_reveal(request: HttpRequest, key: ApiKey, secret: str, title: str, note: str = ""):
+    """The new secret waits in the session for the redirect's GET, which takes it out."""
+    request.session[REVEALED] = {
+        "key": str(key.pk),
+        "secret": secret,
+        "title": title,
+        "note": note,
+    }
+
+
+def take_revealed(request: HttpRequest, workspace: Any) -> Revealed | None:
+    data = request.session.pop(REVEALED, None)
+    if not isinstance(data, dict):
+        return None
+    key = ApiKey.objects.for_workspace(workspace).filter(pk=data.get("key")).first()
+    if key is None:
+        return None
+    return Revealed(key, data["secret"], data["title"], data.get("note", ""))
 
 
 class KeysPageMixin(WorkspaceMixin):
@@ -57,18 +95,34 @@ class KeysPageMixin(WorkspaceMixin):
         subscription = getattr(self.workspace, "subscription", None)
         return subscription.plan if subscription else None
 
-    def rows(self) -> list[KeyRow]:
+    def scopes_form(self, key: ApiKey, data: Any = None) -> KeyScopesForm:
+        initial = {"all_plan_scopes": key.all_plan_scopes, "scopes": key_scopes(key)}
+        return KeyScopesForm(
+            data, initial=initial, scopes=plan_scopes(self.workspace), auto_id=f"k{key.pk}-%s"
+        )
+
+    def rows(self, scopes_form: KeyScopesForm | None = None) -> list[KeyRow]:
         now = timezone.now()
-        keys = ApiKey.objects.for_workspace(self.workspace).select_related("replaced_by")
+        keys = ApiKey.objects.for_workspace(self.workspace).select_related(
+            "replaced_by", "workspace__subscription__plan"
+        )
+        can_manage = self.membership.can_manage
         rows = []
         for key in keys:
             status = key.status(now)
+            editable = can_manage and status in ("active", "rotating")
+            form = None
+            if editable:
+                edited = scopes_form is not None and scopes_form.auto_id == f"k{key.pk}-%s"
+                form = scopes_form if edited else self.scopes_form(key)
             rows.append(
                 KeyRow(
                     key=key,
                     status=status,
                     can_rotate=status == "active",
                     can_revoke=status in ("active", "rotating"),
+                    scopes=key_scopes(key),
+                    scopes_form=form,
                 )
             )
         return rows
@@ -79,12 +133,13 @@ class KeysPageMixin(WorkspaceMixin):
         form: KeyCreateForm | None = None,
         revealed: Revealed | None = None,
         row_error: tuple[UUID, str] | None = None,
+        scopes_form: KeyScopesForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
         can_manage = self.membership.can_manage
         context = {
             **self.workspace_context(),
-            "rows": self.rows(),
+            "rows": self.rows(scopes_form),
             "form": (form or self.create_form()) if can_manage else None,
             "plan_scopes": plan_scopes(self.workspace),
             "revealed": revealed,
@@ -99,7 +154,7 @@ class KeyListView(KeysPageMixin, View):
     """GET: the list (and, for owners and admins, the create form). POST: create a key."""
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
-        return self.render_page()
+        return self.render_page(revealed=take_revealed(request, self.workspace))
 
     def post(self, request: HttpRequest, slug: str) -> HttpResponse:
         form = self.create_form(request.POST)
@@ -114,13 +169,15 @@ class KeyListView(KeysPageMixin, View):
                     model_patterns=data["model_patterns"],
                     rpm_limit=data["rpm_limit"],
                     created_by=request.user,
+                    all_plan_scopes=data["all_plan_scopes"],
                 )
             except InvalidKeyRequest as error:
                 add_service_error(form, error)
             else:
-                return self.render_page(
-                    revealed=Revealed(issued.key, issued.secret, f"Key “{issued.key.name}” created")
+                keep_to_reveal(
+                    request, issued.key, issued.secret, f"Key “{issued.key.name}” created"
                 )
+                return redirect("dashboard:keys", slug=self.workspace.slug)
         return self.render_page(form=form)
 
 
@@ -147,9 +204,35 @@ class KeyRotateView(KeysPageMixin, View):
         else:
             until = timezone.localtime(key.expires_at)
             note = f"The old key keeps working until {until:%Y-%m-%d %H:%M %Z}."
-        return self.render_page(
-            revealed=Revealed(successor.key, successor.secret, f"Key “{key.name}” rotated", note)
-        )
+        keep_to_reveal(request, successor.key, successor.secret, f"Key “{key.name}” rotated", note)
+        return redirect("dashboard:keys", slug=self.workspace.slug)
+
+
+@method_decorator(never_cache, "dispatch")
+class KeyScopesView(KeysPageMixin, View):
+    """POST: the key's scopes become some, or all, of the plan's (within seconds everywhere)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, slug: str, key_id: UUID) -> HttpResponse:
+        key = self.get_owned(ApiKey, pk=key_id)
+        form = self.scopes_form(key, request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                set_key_scopes(key, data["scopes"], all_plan_scopes=data["all_plan_scopes"])
+            except InvalidKeyRequest as error:
+                message = str(error)
+                form.add_error(None, message[:1].upper() + message[1:] + ".")
+            else:
+                scopes = ", ".join(key_scopes(key)) or "none"
+                following = " (all of the plan's)" if key.all_plan_scopes else ""
+                messages.success(
+                    request, f"Key “{key.name}” now has the scopes {scopes}{following}."
+                )
+                return redirect("dashboard:keys", slug=self.workspace.slug)
+        errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return self.render_page(row_error=(key.pk, errors), scopes_form=form)
 
 
 @method_decorator(never_cache, "dispatch")

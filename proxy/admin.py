@@ -20,7 +20,15 @@ class UpstreamForm(forms.ModelForm):
 
     class Meta:
         model = Upstream
-        fields = ["name", "kind", "base_url", "timeout", "is_active", "workspace"]
+        fields = [
+            "name",
+            "kind",
+            "base_url",
+            "timeout",
+            "is_active",
+            "serves_responses",
+            "workspace",
+        ]
 
     def save(self, commit: bool = True) -> Upstream:
         upstream = super().save(commit=False)

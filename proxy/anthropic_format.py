@@ -73,29 +73,37 @@ def finish_reason_of(stop_reason: str | None) -> str | None:
     return FINISH_REASONS.get(stop_reason, "stop") if stop_reason else None
 
 
+def whole(value: Any) -> int:
+    """A count from an upstream as an integer (anything else is 0); its range is the pipeline's
+    to clamp (and mark), see proxy.pipeline.usage_from."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return int(value) if abs(value) < 2**63 else (2**63 if value > 0 else -(2**63))
+
+
 def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
     """Canonical usage → Anthropic's, whose input_tokens exclude tokens read from the cache."""
     usage = usage or {}
-    prompt = int(usage.get("prompt_tokens") or 0)
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    prompt = whole(usage.get("prompt_tokens"))
+    details = usage.get("prompt_tokens_details")
+    cached = whole(details.get("cached_tokens")) if isinstance(details, dict) else 0
     return {
         "input_tokens": max(0, prompt - cached),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": cached,
-        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "output_tokens": whole(usage.get("completion_tokens")),
     }
 
 
 def canonical_usage(usage: dict[str, Any]) -> dict[str, Any]:
     """Anthropic usage → canonical; every input token (cache reads and writes too) is a prompt
     token, which is what metering charges."""
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
+    cache_read = whole(usage.get("cache_read_input_tokens"))
     prompt = (
-        int(usage.get("input_tokens") or 0)
-        + int(usage.get("cache_creation_input_tokens") or 0)
+        whole(usage.get("input_tokens")) + whole(usage.get("cache_creation_input_tokens"))
         + cache_read
-    )
-    completion = int(usage.get("output_tokens") or 0)
+    )  # fmt: skip
+    completion = whole(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

@@ -72,6 +72,9 @@ UPSTREAM_SCHEMA: dict[str, Field] = {
     "api_keys": Field(list_of(text(500)), default=list),
     "timeout": Field(seconds, default=120.0),
     "active": Field(boolean, default=True, attr="is_active"),
+    # An OpenAI-compatible upstream with its own Responses API: /v1/responses calls are sent to
+    # it natively (model renamed) instead of being bridged through chat completions.
+    "responses": Field(boolean, default=False, attr="serves_responses"),
 }
 
 PRICE_SCHEMA = {

@@ -11,7 +11,10 @@ A customer's base URL is checked once, when it is saved (`check`):
   multicast and cloud metadata addresses always are (`address_not_allowed`);
 - the first address is pinned (`Upstream.pinned_address`): every later call connects to it
   (proxy.providers.base), so a DNS answer that changes afterwards (rebinding) changes nothing;
-- redirects are never followed; a 3xx answer is an error (`redirect_not_allowed`).
+- redirects are never followed; a 3xx answer is an error (`redirect_not_allowed`);
+- the pinned address is checked again on every call (proxy.providers.base.check_pin), so that
+  an operator tightening LOCAL_UPSTREAM_ALLOWED_CIDRS cuts off a saved server at once (403
+  `address_not_allowed`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Workspace
+from accounts.tenancy import WorkspaceOwnedQuerySet
 
 
 class UpstreamKind(models.TextChoices):
@@ -38,6 +40,12 @@ class Upstream(models.Model):
     )
     verified_at = models.DateTimeField(
         null=True, blank=True, help_text="when the server last answered the connection check"
+    )
+    serves_responses = models.BooleanField(
+        "serves /v1/responses",
+        default=False,
+        help_text="An OpenAI-compatible upstream with its own Responses API: Responses calls are "
+        "sent to it as they are (model renamed) instead of through chat completions.",
     )
 
     class Meta:
@@ -129,3 +137,27 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} → {self.upstream.name}/{self.upstream_model}"
+
+
+class StoredResponse(models.Model):
+    """A Responses API answer kept for its workspace (`store: true`, OpenAI's default), so that
+    `previous_response_id`, GET and DELETE /v1/responses/{id} work. Written once the answer has
+    been delivered; purged after RESPONSES_RETENTION_DAYS (proxy.tasks)."""
+
+    id = models.CharField(primary_key=True, max_length=80)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="stored_responses"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    response = models.JSONField(help_text="the response object as it was answered")
+    input_items = models.JSONField(
+        default=list, help_text="the conversation it answered, previous responses' items included"
+    )
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.id

@@ -22,15 +22,18 @@ from django.http import HttpResponse, StreamingHttpResponse
 from billing import lost_streams, metering
 from billing.metering import Call, Usage
 from billing.models import TIERS
+from keys.permissions import insufficient_scope
 from keys.principal import Principal
 
 from . import idempotency
 from .dialects import Dialect
 from .errors import ApiError
 from .providers import UpstreamFailure, UpstreamStream
+from .providers.base import OUTPUT_CAP
 from .registry import ModelInfo, registry
 from .router import router
 from .tokens import count_tokens, prompt_tokens, tools_tokens
+from .validation import is_batch
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +134,9 @@ def resolve_model(
             param="model",
         )
     if model.on_own_upstream and LOCAL_SCOPE not in principal.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
+        raise insufficient_scope(
+            principal,
+            LOCAL_SCOPE,
             f"The model {model.name!r} is served by your own server; calling it needs an API "
             f"key with the '{LOCAL_SCOPE}' scope.",
             param="model",
@@ -163,13 +166,24 @@ def visible_models(principal: Principal) -> list[ModelInfo]:
 
 
 def usage_from(result: dict[str, Any]) -> Usage | None:
+    """The upstream's counts, each clamped to 0…2³¹−1 (a customer's own server may report
+    anything); a count that had to change marks the usage as estimated, and is logged."""
     usage = result.get("usage")
     if not isinstance(usage, dict) or "prompt_tokens" not in usage:
         return None
-    return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-    )
+    prompt, prompt_changed = metering.count_of(usage.get("prompt_tokens"))
+    completion, completion_changed = metering.count_of(usage.get("completion_tokens"))
+    if prompt_changed or completion_changed:
+        log.warning(
+            "upstream reported unusable token counts (prompt %.40r, completion %.40r): clamped",
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+        )
+    if prompt_changed or completion_changed:  # what the client is shown, too
+        usage.update(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
+    return Usage(prompt, completion, estimated=prompt_changed or completion_changed)
 
 
 def delivered_text(chunk: dict[str, Any]) -> str:
@@ -225,20 +239,46 @@ def is_prepaid(call: Call) -> bool:
     return bool(call.principal.plan and call.principal.plan.prepaid)
 
 
+OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens")  # canonical; providers translate
+
+
 def worst_case_tokens(body: dict[str, Any], model: ModelInfo) -> tuple[int, int]:
     """(prompt, completion) tokens a call can cost at most: what prepaid admission holds back.
     A token is at least one byte, so the request's bytes bound the prompt (images: a generous
-    fixed count); the output is bounded by max_tokens (or a default) for each of `n` answers."""
-    prompt = upper_bound_prompt(body)
-    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    fixed count); the output is bounded by max_tokens (or a default) for each answer the
+    upstream generates (limit_output makes it keep to that)."""
+    return upper_bound_prompt(body), output_per_answer(body, model) * answers_of(body)
+
+
+def output_per_answer(body: dict[str, Any], model: ModelInfo) -> int:
+    """The output tokens each answer may have: what the client asked (the smaller if it asked
+    twice), else PREPAID_DEFAULT_MAX_TOKENS, never more than the model's context window."""
+    asked = [body[n] for n in OUTPUT_LIMITS if isinstance(body.get(n), int) and body[n] > 0]
     room = max(1, model.context_window)
-    per_answer = (
-        min(asked, room)
-        if isinstance(asked, int)
-        else min(settings.PREPAID_DEFAULT_MAX_TOKENS, room)
-    )
-    answers = body.get("n") if isinstance(body.get("n"), int) and body.get("n") > 0 else 1
-    return prompt, per_answer * answers
+    return min(min(asked) if asked else settings.PREPAID_DEFAULT_MAX_TOKENS, room)
+
+
+def answers_of(body: dict[str, Any]) -> int:
+    """Answers the upstream generates: `n` (legacy completions: `best_of`, if more) for each
+    prompt of a list of prompts."""
+
+    def count(name: str) -> int:
+        value = body.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+    prompts = len(body["prompt"]) if is_batch(body.get("prompt")) else 1
+    return max(1, prompts) * max(count("n"), count("best_of"))
+
+
+def limit_output(upstream_body: dict[str, Any], per_answer: int) -> None:
+    """The upstream is told the output a prepaid call's hold paid for, when the client asked
+    for none or more (it ends the answer with finish reason `length`)."""
+    named = [n for n in OUTPUT_LIMITS if upstream_body.get(n) is not None] or ["max_tokens"]
+    for name in named:
+        asked = upstream_body.get(name)
+        if not isinstance(asked, int) or asked > per_answer:
+            upstream_body[name] = per_answer
+    upstream_body[OUTPUT_CAP] = per_answer
 
 
 IMAGE_TOKENS_BOUND = 2000
@@ -329,10 +369,17 @@ def run(
             worst_case_tokens=worst_case_tokens(body, model) if is_prepaid(call) else (0, 0),
         )
         upstream_body = prepare_upstream_body(body, call)
+        if is_prepaid(call) and operation != "embeddings":
+            limit_output(upstream_body, output_per_answer(body, model))
         if optional_reasoning and not model.may_reason:
             upstream_body.pop("reasoning_effort", None)
         routed = router.call(
-            model, upstream_body, operation=operation, stream=call.stream, tier=call.tier or None
+            model,
+            upstream_body,
+            operation=operation,
+            stream=call.stream,
+            tier=call.tier or None,
+            workspace=str(call.principal.workspace_id),
         )
     except ApiError as error:
         if claim is not None:

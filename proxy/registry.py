@@ -40,6 +40,7 @@ class UpstreamInfo:
     timeout: float
     workspace_id: str | None
     pinned_address: str | None = None
+    serves_responses: bool = False  # Responses calls go to its /v1/responses as they are
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def upstream_info(row: Any) -> tuple[UpstreamInfo, Pin | None]:
         timeout=row.timeout,
         workspace_id=str(row.workspace_id) if row.workspace_id else None,
         pinned_address=row.pinned_address or None,
+        serves_responses=row.serves_responses,
     )
     return info, pin
 

@@ -5,6 +5,14 @@ group. Connect errors, timeouts, 429 and 5xx move on to the next deployment (bou
 a total deadline); other 4xx go back to the client. A deployment failing repeatedly is cooled
 down, and an API key answering 401/402/403/429 is cooled alone; both states live in the shared
 cache, so every process skips them. A stream fails over only before its first byte.
+
+Who a failure cools a deployment for: a connect error, a timeout, or an upstream saying it does
+not serve the model (404/405) is the deployment's own fault, and counts for everyone. An answer
+to the request itself (a 5xx, an invalid answer) may be the request's content's doing (an input
+the model server chokes on), so it counts for the caller's workspace: ROUTER_FAILURES_TO_COOL of
+them cool the deployment for that workspace alone, and for everyone only once failures in the
+window come from ROUTER_WORKSPACES_TO_COOL workspaces or more. One tenant cannot take a shared
+model offline for the others; an upstream failing everyone's calls still cools down for all.
 """
 
 from __future__ import annotations
@@ -51,6 +59,27 @@ def _cooldown_key(deployment_id: int) -> str:
 
 def _failure_key(deployment_id: int) -> str:
     return f"router:fail:dep:{deployment_id}"
+
+
+def _workspace_cooldown_key(deployment_id: int, workspace: str) -> str:
+    return f"router:cool:dep:{deployment_id}:ws:{workspace}"
+
+
+def _workspace_failure_key(deployment_id: int, workspace: str) -> str:
+    return f"router:fail:dep:{deployment_id}:ws:{workspace}"
+
+
+def _failing_workspaces_key(deployment_id: int) -> str:
+    return f"router:failws:dep:{deployment_id}"
+
+
+def content_fault(failure: UpstreamFailure) -> bool:
+    """The upstream answered this request with an error (5xx, an invalid answer): possibly the
+    request's own doing. Connect errors, timeouts, 404/405 (the deployment lacks the model) and
+    configuration faults are the deployment's."""
+    if failure.kind == "protocol":
+        return True
+    return failure.kind == "status" and failure.status is not None and failure.status >= 500
 
 
 def _key_cooldown_key(upstream_id: int, index: int) -> str:
@@ -101,44 +130,106 @@ class Router:
         self._key_turn: dict[int, itertools.count] = defaultdict(itertools.count)
         self._failing: set[int] = set()  # deployments with a failure count to clear on success
         self._seen: dict[int, tuple[float, float]] = {}  # deployment → (read at, cooled until)
+        # (deployment, workspace) → (read at, cooled until for that workspace alone)
+        self._seen_for: dict[tuple[int, str], tuple[float, float]] = {}
 
     def clear(self) -> None:
         """Forget this process's view of the shared state (tests; after a catalog reset)."""
         self._seen.clear()
+        self._seen_for.clear()
         self._failing.clear()
         self._key_turn.clear()
 
     # --- shared state ---------------------------------------------------------------------------
 
-    def cooled_until(self, deployments: list[DeploymentInfo]) -> dict[int, float]:
-        """Deployments cooling down now → until when. Each process re-reads the shared state at
-        most once a second per deployment, and at once after a failure of its own."""
+    def cooled_until(
+        self, deployments: list[DeploymentInfo], workspace: str | None = None
+    ) -> dict[int, float]:
+        """Deployments cooling down now (for everyone, or for `workspace` alone) → until when.
+        Each process re-reads the shared state at most once a second per deployment, and at
+        once after a failure of its own."""
         now = time.time()
         stale = [
             d.id for d in deployments if now - self._seen.get(d.id, (-1e9, 0.0))[0] >= LOCAL_SECONDS
         ]
-        if stale:
-            found = cache.get_many([_cooldown_key(i) for i in stale])
+        stale_for = []
+        if workspace:
+            if len(self._seen_for) > 10_000:  # bounded: forget, the shared state stays
+                self._seen_for.clear()
+            stale_for = [
+                d.id
+                for d in deployments
+                if now - self._seen_for.get((d.id, workspace), (-1e9, 0.0))[0] >= LOCAL_SECONDS
+            ]
+        if stale or stale_for:
+            found = cache.get_many(
+                [_cooldown_key(i) for i in stale]
+                + [_workspace_cooldown_key(i, workspace or "") for i in stale_for]
+            )
             for deployment_id in stale:
                 self._seen[deployment_id] = (now, found.get(_cooldown_key(deployment_id)) or 0.0)
-        return {d.id: until for d in deployments if (until := self._seen[d.id][1]) and until > now}
+            for deployment_id in stale_for:
+                until = found.get(_workspace_cooldown_key(deployment_id, workspace or "")) or 0.0
+                self._seen_for[(deployment_id, workspace or "")] = (now, until)
+        cooled = {}
+        for d in deployments:
+            until = self._seen[d.id][1]
+            if workspace:
+                until = max(until, self._seen_for[(d.id, workspace)][1])
+            if until and until > now:
+                cooled[d.id] = until
+        return cooled
 
-    def record_failure(self, deployment: DeploymentInfo) -> None:
+    def record_failure(
+        self, deployment: DeploymentInfo, failure: UpstreamFailure | None = None,
+        workspace: str | None = None,
+    ) -> None:  # fmt: skip
+        """Count a failure toward a cool-down: for everyone, or first for the caller's workspace
+        when the request's content may have caused it (see the module's docstring)."""
         name = _failure_key(deployment.id)
         window = settings.ROUTER_FAILURE_WINDOW_SECONDS
-        failures = cache.bump(name, timeout=window)
         self._failing.add(deployment.id)
         self._seen.pop(deployment.id, None)  # re-read the shared state on the next call
+        if workspace and failure is not None and content_fault(failure):
+            self._seen_for.pop((deployment.id, workspace), None)
+            own = cache.bump(_workspace_failure_key(deployment.id, workspace), timeout=window)
+            if own == 1:  # this workspace's first failure in the window
+                cache.bump(_failing_workspaces_key(deployment.id), timeout=window)
+            failing = int(cache.get(_failing_workspaces_key(deployment.id)) or 0)
+            failures = cache.bump(name, timeout=window)
+            if failing < settings.ROUTER_WORKSPACES_TO_COOL:
+                if own >= settings.ROUTER_FAILURES_TO_COOL:
+                    self._cool_for(deployment, workspace)
+                return
+        else:
+            failures = cache.bump(name, timeout=window)
         if failures >= settings.ROUTER_FAILURES_TO_COOL:
             until = time.time() + settings.ROUTER_COOLDOWN_SECONDS
             cache.set(
                 _cooldown_key(deployment.id), until, timeout=settings.ROUTER_COOLDOWN_SECONDS + 60
             )
             cache.delete(name)
+            cache.delete(_failing_workspaces_key(deployment.id))
             metrics.cooled(deployment.upstream.name, "deployment")
             log.warning(
                 "deployment %s cooled down for %ss", deployment.id, settings.ROUTER_COOLDOWN_SECONDS
             )
+
+    def _cool_for(self, deployment: DeploymentInfo, workspace: str) -> None:
+        seconds = settings.ROUTER_COOLDOWN_SECONDS
+        cache.set(
+            _workspace_cooldown_key(deployment.id, workspace),
+            time.time() + seconds,
+            timeout=seconds + 60,
+        )
+        cache.delete(_workspace_failure_key(deployment.id, workspace))
+        metrics.cooled(deployment.upstream.name, "workspace")
+        log.warning(
+            "deployment %s cooled down for %ss for workspace %s alone (its calls' failures)",
+            deployment.id,
+            seconds,
+            workspace,
+        )
 
     def record_success(self, deployment: DeploymentInfo) -> None:
         if deployment.id in self._failing:
@@ -176,7 +267,9 @@ class Router:
 
     # --- the call -------------------------------------------------------------------------------
 
-    def candidates(self, model: ModelInfo, tier: str | None) -> list[DeploymentInfo]:
+    def candidates(
+        self, model: ModelInfo, tier: str | None, workspace: str | None = None
+    ) -> list[DeploymentInfo]:
         serving = [d for d in model.deployments if d.serves_tier(tier)]
         if not serving:
             raise ApiError(
@@ -187,7 +280,7 @@ class Router:
                 else f"{model.name} has no deployment.",
                 headers={"Retry-After": str(settings.ROUTER_RETRY_AFTER_SECONDS)},
             )
-        cooled = self.cooled_until(serving)
+        cooled = self.cooled_until(serving, workspace)
         ordered: list[DeploymentInfo] = []
         for priority in sorted({d.priority for d in serving}):
             group = [d for d in serving if d.priority == priority and d.id not in cooled]
@@ -210,12 +303,15 @@ class Router:
         operation: str,
         stream: bool,
         tier: str | None,
+        workspace: str | None = None,
     ) -> RouteResult:
+        """Call the model; `workspace` (the caller's) is whom failures that the request's own
+        content may have caused are counted against."""
         deadline = time.monotonic() + settings.ROUTER_DEADLINE_SECONDS
         logs.note_body(body)  # its prompt is kept out of this request's log lines
         last: UpstreamFailure | None = None
         attempts = 0
-        for deployment in self.candidates(model, tier):
+        for deployment in self.candidates(model, tier, workspace):
             while attempts < settings.ROUTER_MAX_ATTEMPTS and time.monotonic() < deadline:
                 picked = self.pick_key(deployment.upstream)
                 if picked is None:
@@ -241,7 +337,7 @@ class Router:
                         continue  # the key's fault, not the deployment's: next key, same place
                     if not failure.retryable:
                         raise client_error(failure) from failure
-                    self.record_failure(deployment)
+                    self.record_failure(deployment, failure, workspace)
                     break
                 self.record_success(deployment)
                 upstream_ms = (time.perf_counter() - started) * 1000
@@ -263,7 +359,12 @@ class Router:
         base = deployment.upstream.base_url
         if operation == "embeddings":
             return provider.embeddings(base, key, payload, timeout=timeout)
-        call = provider.chat if operation == "chat" else provider.completion
+        if operation == "responses" and deployment.upstream.serves_responses:
+            call = provider.responses  # the client's Responses body, sent as it is
+        elif operation in ("chat", "responses"):
+            call = provider.chat
+        else:
+            call = provider.completion
         result = call(base, key, payload, stream=stream, timeout=timeout)
         if isinstance(result, UpstreamStream):
             try:

@@ -36,7 +36,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiResponse
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiRequest,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+)
 from rest_framework import serializers
 
 from config.dbprobe import unavailable
@@ -206,6 +212,59 @@ class RichModelObject(ModelObject):
 class RichModelList(serializers.Serializer):
     object = serializers.CharField(default="list")
     data = RichModelObject(many=True)
+
+
+class AnthropicModelObject(serializers.Serializer):
+    type = serializers.CharField(default="model")
+    id = serializers.CharField()
+    display_name = serializers.CharField()
+    created_at = serializers.DateTimeField(help_text="RFC 3339")
+
+
+class AnthropicModelList(serializers.Serializer):
+    data = AnthropicModelObject(many=True)
+    has_more = serializers.BooleanField()
+    first_id = serializers.CharField(allow_null=True)
+    last_id = serializers.CharField(allow_null=True)
+
+
+def _either(name: str, openai: Any) -> PolymorphicProxySerializer:
+    anthropic = AnthropicModelList if "List" in name else AnthropicModelObject
+    return PolymorphicProxySerializer(
+        component_name=name, serializers=[openai, anthropic], resource_type_field_name=None
+    )
+
+
+ModelListAnyShape = _either("ModelListAnyShape", ModelList)
+RichModelListAnyShape = _either("RichModelListAnyShape", RichModelList)
+ModelObjectAnyShape = _either("ModelObjectAnyShape", ModelObject)
+RichModelObjectAnyShape = _either("RichModelObjectAnyShape", RichModelObject)
+
+ANTHROPIC_VERSION = OpenApiParameter(
+    "anthropic-version",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Sent by the anthropic SDKs and Claude Code: the answer (errors included) is "
+    "then in Anthropic's shape.",
+)
+MODEL_PARAMETERS = [ANTHROPIC_VERSION]
+MODEL_LIST_PARAMETERS = [
+    ANTHROPIC_VERSION,
+    OpenApiParameter(
+        "limit", int, description="Anthropic's shape: models per page (1-1000, default 20)"
+    ),
+    OpenApiParameter("after_id", str, description="Anthropic's shape: the page after this id"),
+    OpenApiParameter("before_id", str, description="Anthropic's shape: the page before this id"),
+]
+MODEL_LIST_DESCRIPTION = (
+    "OpenAI's list shape; with `anthropic-version`, Anthropic's (`data` of model objects, "
+    "`has_more`, `first_id`, `last_id`)."
+)
+MODEL_DESCRIPTION = (
+    "The model reported under the name asked for (an alias stays the alias); OpenAI's shape, "
+    "or Anthropic's with `anthropic-version`."
+)
 
 
 # --- Anthropic Messages -------------------------------------------------------------------------
@@ -654,6 +713,28 @@ MODEL_LIST = {
         {"id": "nomic-embed-text", "object": "model", "created": CREATED, "owned_by": "tollgate"},
     ],
 }
+ANTHROPIC_MODEL = {
+    "type": "model",
+    "id": "claude-sonnet-4-6",
+    "display_name": "claude-sonnet-4-6",
+    "created_at": "2026-01-01T00:00:00Z",
+}
+ANTHROPIC_MODEL_EXAMPLE = OpenApiExample(
+    "anthropic-version sent", value=ANTHROPIC_MODEL, summary="Anthropic's shape"
+)
+ANTHROPIC_MODEL_LIST_EXAMPLE = OpenApiExample(
+    "anthropic-version sent",
+    summary="Anthropic's shape",
+    value={
+        "data": [
+            {**ANTHROPIC_MODEL, "id": "llama3.2", "display_name": "llama3.2"},
+            {**ANTHROPIC_MODEL, "id": "nomic-embed-text", "display_name": "nomic-embed-text"},
+        ],
+        "has_more": False,
+        "first_id": "llama3.2",
+        "last_id": "nomic-embed-text",
+    },
+)
 RICH_MODEL = {
     **MODEL,
     "kind": "chat",

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from billing import usage_queue
 from billing.models import UsageRecord
 
 from .models import Deployment, Upstream
@@ -203,5 +204,7 @@ def status_view(request: HttpRequest) -> HttpResponse:
         "rows": traffic(now),
         "errors": errors_by_code(now),
         **router_state(),
+        "dead_letter_count": usage_queue.dead_letter_count(),
+        "dead_letters": usage_queue.dead_letters(20),
     }
     return render(request, "admin/operator_status.html", context)

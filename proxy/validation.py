@@ -7,6 +7,7 @@ Only what we understand is checked; unknown fields pass through untouched.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .errors import ApiError
@@ -30,7 +31,36 @@ def check_length(items: list, path: str, most: int, what: str = "items") -> None
         raise fault(path, f"at most {most} {what}, got {len(items)}")
 
 
+# Only JSON escapes can put a NUL (\u0000) or a lone surrogate (\ud800-\udfff) in a parsed string
+# (a raw NUL is invalid JSON, a raw surrogate invalid UTF-8): bodies without one skip the walk.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_text(body: Any, root: str = "") -> None:
+    """Every string of a parsed body, names included, free of NUL characters and lone surrogates
+    (which PostgreSQL cannot store and no model needs): 400 naming the first field that has one."""
+    stack: list[tuple[Any, str]] = [(body, root)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise fault(path or "body", "must not contain NUL characters or lone surrogates")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                here = f"{path}.{name}" if path else str(name)
+                if _UNSTORABLE.search(name):
+                    raise fault(
+                        path or "body", "field names must not contain NUL characters or lone "
+                        "surrogates",
+                    )  # fmt: skip
+                stack.append((item, here))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object whose strings PostgreSQL can store (see check_text)."""
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -45,6 +75,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         ) from exc
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request_error", "Request body must be a JSON object.")
+    if _SUSPECT_ESCAPE.search(raw):
+        check_text(body)
     return body
 
 
@@ -283,6 +315,7 @@ def check_completion_request(body: dict) -> None:
     if is_batch(body["prompt"]):
         check_length(body["prompt"], "prompt", MAX_PROMPTS, "prompts")
     check_sampling(body)
+    check_integer(body, "best_of", 1, 20)
     check_integer(body, "logprobs", 0, 5)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -362,9 +364,10 @@ class CountTokensView(AnthropicView):
 # --- models -------------------------------------------------------------------------------------
 
 
-def model_object(model: ModelInfo, *, rich: bool) -> dict[str, Any]:
+def model_object(model: ModelInfo, *, rich: bool, name: str | None = None) -> dict[str, Any]:
+    """OpenAI's model object; `name`: the id to report (the name the client asked for)."""
     data: dict[str, Any] = {
-        "id": model.name,
+        "id": name or model.name,
         "object": "model",
         "created": model.created,
         "owned_by": "workspace" if model.workspace_id else "tollgate",
@@ -386,21 +389,87 @@ def model_object(model: ModelInfo, *, rich: bool) -> dict[str, Any]:
     return data
 
 
-class ModelsView(GatewayView):
-    """GET /v1/models: the models this key may call (OpenAI list shape)."""
+def anthropic_model_object(model: ModelInfo, name: str | None = None) -> dict[str, Any]:
+    """Anthropic's model object: type, id, display_name, created_at (RFC 3339)."""
+    created = datetime.fromtimestamp(model.created, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "type": "model",
+        "id": name or model.name,
+        "display_name": name or model.name,
+        "created_at": created,
+    }
+
+
+def anthropic_page(models: list[dict[str, Any]], query: Any) -> dict[str, Any]:
+    """Anthropic's page of a list: `limit` (1-1000, default 20) after `after_id` or before
+    `before_id`, with has_more, first_id and last_id."""
+    raw = query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise fault("limit", "Input should be an integer between 1 and 1000")
+    limit = int(raw)
+    ids = [m["id"] for m in models]
+    for name in ("after_id", "before_id"):
+        if (value := query.get(name)) is not None and value not in ids:
+            raise fault(name, f"no model with the id {value!r} in this list")
+    if (after := query.get("after_id")) is not None:
+        page = models[ids.index(after) + 1 :]
+        has_more = len(page) > limit
+        page = page[:limit]
+    elif (before := query.get("before_id")) is not None:
+        earlier = models[: ids.index(before)]
+        page = earlier[-limit:]
+        has_more = len(earlier) > limit
+    else:
+        page, has_more = models[:limit], len(models) > limit
+    return {
+        "data": page,
+        "has_more": has_more,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+    }
+
+
+def speaks_anthropic(request: Any) -> bool:
+    """An anthropic SDK or Claude Code: it sends `anthropic-version` on every call."""
+    return bool(request.META.get("HTTP_ANTHROPIC_VERSION", "").strip())
+
+
+class ModelsApiView(GatewayView):
+    """The model endpoints answer an Anthropic client (`anthropic-version`) in its shapes,
+    errors included."""
 
     rich = False
+
+    def render_error(self, error: ApiError) -> HttpResponse:
+        if speaks_anthropic(self.request):
+            return AnthropicView.error_dialect.error_response(error)
+        return super().render_error(error)
+
+
+class ModelsView(ModelsApiView):
+    """GET /v1/models: the models this key may call (OpenAI list shape, or Anthropic's with
+    `anthropic-version`)."""
 
     @extend_schema(
         tags=["models"],
         operation_id="v1_models_list",
+        parameters=schema.MODEL_LIST_PARAMETERS,
         responses={
-            200: schema.ok(schema.ModelList, schema.MODEL_LIST),
+            200: schema.ok(
+                schema.ModelListAnyShape,
+                schema.MODEL_LIST,
+                schema.ANTHROPIC_MODEL_LIST_EXAMPLE,
+                description=schema.MODEL_LIST_DESCRIPTION,
+            ),
             **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
         },
     )
     def get(self, request: Any) -> HttpResponse:
-        data = [model_object(m, rich=self.rich) for m in visible_models(request.auth)]
+        models = visible_models(request.auth)
+        if speaks_anthropic(request):
+            data = [anthropic_model_object(m) for m in models]
+            return JsonResponse(anthropic_page(data, request.GET))
+        data = [model_object(m, rich=self.rich) for m in models]
         return JsonResponse({"object": "list", "data": data})
 
 
@@ -412,8 +481,14 @@ class RichModelsView(ModelsView):
     @extend_schema(
         tags=["models"],
         operation_id="api_v1_models_list",
+        parameters=schema.MODEL_LIST_PARAMETERS,
         responses={
-            200: schema.ok(schema.RichModelList, schema.RICH_MODEL_LIST),
+            200: schema.ok(
+                schema.RichModelListAnyShape,
+                schema.RICH_MODEL_LIST,
+                schema.ANTHROPIC_MODEL_LIST_EXAMPLE,
+                description=schema.MODEL_LIST_DESCRIPTION,
+            ),
             **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
         },
     )
@@ -421,23 +496,31 @@ class RichModelsView(ModelsView):
         return super().get(request)
 
 
-class ModelDetailView(GatewayView):
-    """GET /v1/models/{id}: one model, by name or alias."""
-
-    rich = False
+class ModelDetailView(ModelsApiView):
+    """GET /v1/models/{id}: one model, by name or alias, reported under the name asked for
+    (OpenAI's shape, or Anthropic's with `anthropic-version`)."""
 
     @extend_schema(
         tags=["models"],
+        parameters=schema.MODEL_PARAMETERS,
         responses={
-            200: schema.ok(schema.ModelObject, schema.MODEL),
+            200: schema.ok(
+                schema.ModelObjectAnyShape,
+                schema.MODEL,
+                schema.ANTHROPIC_MODEL_EXAMPLE,
+                description=schema.MODEL_DESCRIPTION,
+            ),
             **schema.error_responses(
                 401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
             ),
         },
     )
     def get(self, request: Any, model_id: str) -> HttpResponse:
+        if speaks_anthropic(request):
+            model = resolve_model(model_id, request.auth, kind=None, fallback=default_model())
+            return JsonResponse(anthropic_model_object(model, model_id))
         model = resolve_model(model_id, request.auth, kind=None)
-        return JsonResponse(model_object(model, rich=self.rich))
+        return JsonResponse(model_object(model, rich=self.rich, name=model_id))
 
 
 class RichModelDetailView(ModelDetailView):
@@ -445,8 +528,14 @@ class RichModelDetailView(ModelDetailView):
 
     @extend_schema(
         tags=["models"],
+        parameters=schema.MODEL_PARAMETERS,
         responses={
-            200: schema.ok(schema.RichModelObject, schema.RICH_MODEL),
+            200: schema.ok(
+                schema.RichModelObjectAnyShape,
+                schema.RICH_MODEL,
+                schema.ANTHROPIC_MODEL_EXAMPLE,
+                description=schema.MODEL_DESCRIPTION,
+            ),
             **schema.error_responses(
                 401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
             ),
@@ -456,12 +545,16 @@ class RichModelDetailView(ModelDetailView):
         return super().get(request, model_id)
 
 
+@csrf_exempt
 def unknown_api_path(request: Any, rest: str = "") -> HttpResponse:
-    """Any other path under /v1/ or /api/v1/: a 404 in the API's error shape (Anthropic's below
-    /v1/messages/), not an HTML page."""
+    """Any other path under /v1/, /api/v1/ or Ollama's /api/, whatever the method: a 404 in the
+    API's error shape (Anthropic's below /v1/messages/, Ollama's `{"error"}` under /api/ but not
+    /api/v1/), never an HTML page (no CSRF check: API clients send no cookie)."""
     error = ApiError(404, "not_found", f"No API endpoint at {request.path}.")
     if rest.startswith("messages/"):
         return AnthropicView.error_dialect.error_response(error)
+    if request.path.startswith("/api/") and not request.path.startswith("/api/v1/"):
+        return JsonResponse({"error": error.message}, status=404)
     return openai_response(error)
 
 

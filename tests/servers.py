@@ -99,6 +99,7 @@ def production_env(
         DATABASE_POOL_MAX="4",
         TOLLGATE_VAR_DIR=str(var_dir),
         LOG_LEVEL="WARNING",
+        EMAIL_CONSOLE_ALLOWED="1",
     )
     if not tls_terminated:
         env["SECURE_SSL_REDIRECT"] = "0"

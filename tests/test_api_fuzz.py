@@ -3,21 +3,27 @@ through the WSGI application, with a valid key of a workspace whose plan has eve
 front of the fake upstream. No answer may be a 5xx, nor have a status code, content type or body
 that its operation does not document. Bounded (MAX_EXAMPLES generated cases per operation, plus
 the document's examples and schemathesis' coverage cases) and derandomized, so CI sees the same
-cases on every run: about a minute."""
+cases on every run: about a minute. With DATABASE_URL and REDIS_URL (CI) a second pass runs the
+same cases on PostgreSQL with the usage queue on, runs the flusher after each and asserts that
+the queue drained: no client input leaves a record that PostgreSQL refuses."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.db import connection
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 
 from accounts.services import create_workspace
 from agents.schema import AGENT_CREATE
-from billing.models import Plan
+from billing import usage_queue
+from billing.models import Plan, UsageRecord
+from config.redis_client import redis_client
 from config.wsgi import application
 from keys.services import issue_key
 
@@ -111,3 +117,48 @@ def test_it_answers_every_operation_as_its_document_says(
 ) -> None:
     aim_at_real_objects(case, fuzzer["ids"])
     case.call_and_validate(headers=fuzzer["headers"])
+
+
+# --- the second pass: PostgreSQL, Redis and the usage queue with its flusher ----------------------
+
+
+@pytest.fixture
+def queued_usage(settings) -> Iterator[None]:
+    """Usage records go through the Redis stream, as in production; the stream starts empty."""
+    if connection.vendor != "postgresql" or redis_client() is None:
+        pytest.skip("the second pass needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
+    settings.USAGE_QUEUE = True
+    settings.USAGE_CLAIM_IDLE_MS = 0
+    redis_client().delete(usage_queue.STREAM)
+    yield
+    redis_client().delete(usage_queue.STREAM)
+
+
+def drain() -> int:
+    """The flusher, run until the stream is empty: every record it held, written."""
+    moved = 0
+    for _ in range(100):
+        batch = usage_queue.flush_batch(consumer="fuzz-flusher", count=500, block_ms=None)
+        if not batch:
+            break
+        moved += batch
+    return moved
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_it_answers_every_operation_and_the_usage_queue_drains_on_postgresql(
+    case: schemathesis.Case, fuzzer: dict[str, Any], queued_usage: None
+) -> None:
+    """Whatever a client sends, the records it leaves in the usage queue are ones PostgreSQL
+    takes: the flusher writes every one of them and the stream is empty afterwards."""
+    aim_at_real_objects(case, fuzzer["ids"])
+    before = UsageRecord.objects.count()
+    case.call_and_validate(headers=fuzzer["headers"])
+    queued = usage_queue.backlog()
+
+    assert drain() == queued
+    assert usage_queue.backlog() == 0
+    assert UsageRecord.objects.count() == before + queued

@@ -202,6 +202,35 @@ def test_it_refuses_new_calls_with_503_in_each_endpoints_shape_while_the_databas
     assert wait_for(lambda: len(gateway.records("before")) == 1, 10)
 
 
+def test_it_refuses_usage_redemption_and_the_csv_export_at_once_while_the_database_is_away(
+    gateway: Gateway, outage: CuttableProxy
+) -> None:
+    key = {"Authorization": f"Bearer {gateway.keys['known']}"}
+    csv = gateway.http.get(f"{gateway.url}/api/v1/usage.csv", headers=key)
+    assert csv.status_code == 200 and csv.text.startswith("started_at,")
+    outage.cut()
+    assert wait_for(lambda: gateway.healthz().status_code == 503, 5), "healthz did not go 503"
+
+    started = time.monotonic()
+    answers = [
+        gateway.http.get(f"{gateway.url}/api/v1/usage", headers=key),
+        gateway.http.get(f"{gateway.url}/api/v1/usage.csv", headers=key),
+        gateway.http.post(
+            f"{gateway.url}/api/v1/billing/redeem", headers=key, json={"code": "ABCD-EFGH"}
+        ),
+    ]
+    assert time.monotonic() - started < 1  # at once, not after the pool's timeout
+    for answer in answers:
+        assert answer.status_code == 503, (answer.request.url, answer.text[:300])
+        assert answer.json()["error"]["code"] == "database_unavailable"
+        assert int(answer.headers["Retry-After"]) > 0
+
+    outage.restore()
+    assert wait_for(
+        lambda: gateway.http.get(f"{gateway.url}/api/v1/usage", headers=key).status_code == 200, 15
+    )
+
+
 def test_it_finishes_a_stream_in_flight_and_writes_its_usage_once_the_database_is_back(
     gateway: Gateway, outage: CuttableProxy
 ) -> None:

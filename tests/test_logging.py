@@ -156,6 +156,7 @@ def test_it_picks_json_in_production_and_text_in_development() -> None:
         "SECRET_KEY": "s" * 60,
         "API_KEY_PEPPER": "p" * 40,
         "ALLOWED_HOSTS": "gateway.example.com",
+        "EMAIL_CONSOLE_ALLOWED": "1",
     }
     assert formatter(**production, LOG_FORMAT="") == "json"
     assert formatter(DEBUG="1", LOG_FORMAT="") == "text"

@@ -36,7 +36,16 @@ CHAT = "/v1/chat/completions"
 OUTSIDE = "203.0.113.9"
 
 
+TOKEN = "operator-metrics-token-1234"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings) -> None:
+    settings.METRICS_TOKEN = TOKEN
+
+
 def scrape(client, **headers) -> str:
+    headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {TOKEN}")
     response = client.get("/metrics", **headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain")
@@ -256,8 +265,7 @@ def test_it_refuses_an_outsider_without_revealing_anything(client, db) -> None:
     assert b"tollgate" not in response.content
 
 
-def test_it_lets_the_operator_in_with_the_token_from_anywhere(client, db, settings) -> None:
-    settings.METRICS_TOKEN = "operator-metrics-token-1234"
+def test_it_lets_the_operator_in_with_the_token_from_anywhere(client, db) -> None:
     text = scrape(
         client, REMOTE_ADDR=OUTSIDE, HTTP_AUTHORIZATION="Bearer operator-metrics-token-1234"
     )
@@ -265,7 +273,7 @@ def test_it_lets_the_operator_in_with_the_token_from_anywhere(client, db, settin
 
 
 def test_it_refuses_a_wrong_token_even_from_an_allowed_network(client, db, settings) -> None:
-    settings.METRICS_TOKEN = "operator-metrics-token-1234"
+    settings.METRICS_ALLOWED_CIDRS = ["127.0.0.1/32"]
     for header in ("Bearer wrong-token", "Basic b3BlcmF0b3I6eA==", "Bearer "):
         response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=header)
         assert response.status_code == 403, header
@@ -285,9 +293,30 @@ def test_it_lets_in_the_allowed_networks_only(client, db, settings) -> None:
     assert client.get("/metrics", REMOTE_ADDR="11.0.0.1").status_code == 403
 
 
-def test_it_lets_loopback_in_by_default(client, db) -> None:
-    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
-    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+def test_it_wants_the_token_even_from_loopback_by_default(client, db) -> None:
+    """A reverse proxy on the same host makes every client loopback: no network is trusted
+    unless the operator lists it."""
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 403
+
+
+def test_it_labels_private_and_local_models_as_such(
+    client, gateway, key_a, upstream, workspace_a
+) -> None:
+    own = Model.objects.create(name="ft:llama3.2:acme-secret-project", workspace=workspace_a)
+    deploy(own, gateway["upstream"], "llama3.2")
+    local = Model.objects.create(name="local/acme-internal", workspace=workspace_a)
+    deploy(local, gateway["upstream"], "llama3.2")
+
+    for name in (own.name, local.name, "llama3.2"):
+        assert chat(client, key_a, model=name).status_code == 200
+    text = scrape(client)
+
+    calls = dict(endpoint="chat_completions", status="200")
+    assert value(text, "tollgate_requests_total", model="private", **calls) >= 1
+    assert value(text, "tollgate_requests_total", model="local", **calls) >= 1
+    assert value(text, "tollgate_requests_total", model="llama3.2", **calls) >= 1
+    assert "acme" not in text
 
 
 # --- Celery queue depth -------------------------------------------------------------------------

@@ -52,7 +52,9 @@ plans:
   - {{code: so_concurrency, name: Concurrency, scopes: [chat], max_concurrency: {concurrency}}}
 """
 WORKSPACES = {"open": "so_open", "rpm": "so_rpm", "credits": "so_credits"}
-WORKSPACES |= {"concurrency": "so_concurrency", "revoked": "so_open"}
+WORKSPACES |= {"concurrency": "so_concurrency", "revoked": "so_open", "split": "so_credits"}
+CUT_OFF = 2  # the third server: same database, but a Redis address where nothing listens
+DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 # --- the cluster -------------------------------------------------------------------------------
@@ -174,6 +176,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             )
             for index in range(2)
         ]
+        hosts.append(
+            servers.production_env(
+                database_url,
+                tmp / "host2",
+                tls_terminated=True,
+                PUBLIC_BASE_URL="https://127.0.0.1",
+                REDIS_URL=DEAD_REDIS,
+                SECRET_KEY=secret,
+                API_KEY_PEPPER=pepper,
+            )
+        )
         workspaces = servers.run_setup(
             ["-m", "tests.scale_out_setup", str(catalog), PASSWORD]
             + [f"{name}={plan}" for name, plan in WORKSPACES.items()],
@@ -189,8 +202,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         ]
         flusher_log = tmp / "flush_usage.log"
         processes.start([sys.executable, "manage.py", "flush_usage"], hosts[0], flusher_log)
-        for server in gunicorns:
+        for server in gunicorns[:CUT_OFF]:
             servers.wait_until_up(server.url, server.log)
+        cut_off = gunicorns[CUT_OFF]  # its /healthz says 503 (Redis down): wait for any answer
+        assert servers.wait_for(lambda: answers(cut_off.url), 40, every=0.2), cut_off.log
 
         cluster = Cluster([server.url for server in gunicorns], workspaces, database_url, upstream)
         # Warm both workers of each server (imports, catalog snapshot, key cache, pools), so
@@ -198,6 +213,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         warm = cluster.race([(i % 2, "open", "Warm up.") for i in range(16)])
         assert [a.status for a in warm] == [200] * 16, warm
         yield cluster
+
+
+def answers(url: str) -> bool:
+    with contextlib.suppress(requests.RequestException):
+        return requests.get(url + "/healthz", timeout=10).status_code in (200, 503)
+    return False
 
 
 def by_status(answers: list[Answer]) -> Counter:
@@ -329,3 +350,20 @@ class Browser:
         response = self.post(server, "/accounts/login/", {"email": email, "password": password})
         assert response.status_code == 302, response.text[:500]
         assert "sessionid" in self.cookies
+
+
+def test_it_never_spends_credits_on_a_server_cut_off_from_redis(cluster: Cluster) -> None:
+    """Split-brain: server 2 cannot reach Redis while 0 and 1 can. It refuses what spends
+    monthly credits (503, Retry-After) instead of spending them a second time from PostgreSQL,
+    and still serves what spends nothing; servers 0 and 1 spend the allowance exactly."""
+    cut = [cluster.chat(CUT_OFF, "split") for _ in range(3)]
+    assert [a.status for a in cut] == [503] * 3
+    assert all(a.code == "limits_unavailable" for a in cut)
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in cut)
+    assert cluster.chat(CUT_OFF, "open", "Free call.").status == 200
+
+    connected = [cluster.chat(i % 2, "split") for i in range(CREDITS + 2)]
+    assert by_status(connected) == {200: CREDITS, 429: 2}
+    assert cluster.chat(CUT_OFF, "split").status == 503  # still never from PostgreSQL
+    records = cluster.wait_for_usage("split", 3 + CREDITS + 2 + 1)
+    assert sum(r[2] for r in records) == CREDITS

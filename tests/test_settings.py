@@ -14,6 +14,7 @@ GOOD = {
     "API_KEY_PEPPER": "p" * 40,
     "ALLOWED_HOSTS": "gateway.example.com",
     "PUBLIC_BASE_URL": "https://gateway.example.com",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 
@@ -47,3 +48,24 @@ def test_it_passes_the_deployment_checks_in_production() -> None:
     result = manage("check", "--deploy", "--fail-level", "WARNING", **GOOD)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_it_refuses_the_console_mail_backend_in_production() -> None:
+    """It would write password-reset and invitation links to the logs."""
+    without = {k: v for k, v in GOOD.items() if k != "EMAIL_BACKEND"}
+    result = manage("check", **without)
+    assert result.returncode != 0
+    assert "EMAIL_CONSOLE_ALLOWED" in result.stderr
+    console = manage(
+        "check", **{**GOOD, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+    assert console.returncode != 0
+
+
+def test_it_warns_in_the_deploy_check_when_the_console_backend_is_allowed() -> None:
+    without = {k: v for k, v in GOOD.items() if k != "EMAIL_BACKEND"}
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **without, EMAIL_CONSOLE_ALLOWED="1"
+    )
+    assert result.returncode != 0
+    assert "tollgate.W001" in result.stderr

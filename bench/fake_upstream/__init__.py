@@ -21,6 +21,9 @@ Endpoints (one server speaks all three APIs at once):
   chunk with ``choices: []`` and usage, tool_calls deltas), ``POST /v1/completions``,
   ``POST /v1/embeddings`` (``encoding_format`` float or base64, ``dimensions``),
   ``GET /v1/models`` and ``/v1/models/{id}``. Ollama's OpenAI-compatible ``/v1`` is the same.
+* OpenAI Responses: ``POST /v1/responses`` (input string or items, instructions, flat function
+  tools, ``text.format``, ``reasoning``, ``max_output_tokens``; streams of typed events with
+  ``sequence_number`` ending with ``response.completed``), for gateways' native mode.
 * Anthropic: ``POST /v1/messages`` (SSE: message_start, content_block_start, ping,
   content_block_delta with text_delta / input_json_delta / thinking_delta + signature_delta,
   content_block_stop, message_delta with stop_reason and usage, message_stop) and
@@ -75,7 +78,10 @@ format (429 with Retry-After, ``[[retry_after:S]]``), ``[[latency:MS]]`` before 
 N stream events (non-streamed: after half the body), ``[[stall_after:N]]`` stop sending but keep
 the connection open until the client leaves, ``[[garbage]]`` 200 with invalid JSON (streams:
 invalid events), ``[[error_200]]`` / ``[[error_200:N]]`` HTTP 200 carrying an error body (streams:
-an in-band error event after N events), ``[[no_usage]]`` omit usage everywhere.
+an in-band error event after N events), ``[[no_usage]]`` omit usage everywhere,
+``[[huge:BYTES]]`` a 200 body padded to BYTES (a ``padding`` member; streams: one line of BYTES
+that never ends),
+``[[prompt_tokens:N]]`` report N prompt tokens (OpenAI chat; negative or huge: a broken upstream).
 
 Control API (not recorded): ``POST /_fake/config`` with any of ``CONFIG_DEFAULTS`` (status,
 status_times, latency_ms, chunk_delay_ms, require_keys, key_status, reply_tokens, retry_after,

@@ -88,6 +88,8 @@ _INT_DIRECTIVES = {
     "retry_after": "retry_after",
     "chunk_delay": "chunk_delay_ms",
     "tokens": "tokens",
+    "huge": "huge",
+    "prompt_tokens": "prompt_tokens",
 }
 
 
@@ -106,6 +108,8 @@ class Directives:
     garbage: bool = False
     error_200: int | None = None  # events before the in-band error (0 = straight away)
     no_usage: bool = False
+    huge: int | None = None  # bytes: a body padded to this size, or a stream line this long
+    prompt_tokens: int | None = None  # the prompt tokens reported, whatever they were (OpenAI)
 
     def names(self) -> list[str]:
         return [

@@ -140,6 +140,8 @@ def chat_completions(ctx: Ctx) -> Response | Stream:
     ctx.record["system"] = chat.system_text() or None
     reply = make_reply(chat, ctx.directives, ctx.config["reply_tokens"])
     prompt = prompt_tokens(chat)
+    if ctx.directives.prompt_tokens is not None:  # a hostile or broken upstream's count
+        prompt = ctx.directives.prompt_tokens
     created = int(time.time())
     completion_id = "chatcmpl-" + random_id(29)
     model = body["model"]

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import anthropic_api, ollama_api, openai_api
+from . import anthropic_api, ollama_api, openai_api, responses_api
 from .base import (
     BASE_MODELS,
     ApiError,
@@ -243,6 +243,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Handler, bool]] = {
     ("POST", "/v1/chat/completions"): ("openai", openai_api.chat_completions, True),
     ("POST", "/v1/completions"): ("openai", openai_api.completions, True),
     ("POST", "/v1/embeddings"): ("openai", openai_api.embeddings, True),
+    ("POST", "/v1/responses"): ("openai", responses_api.responses, True),
     ("GET", "/v1/models"): ("openai", openai_api.list_models, False),
     ("POST", "/v1/messages"): ("anthropic", anthropic_api.messages, True),
     ("POST", "/v1/messages/count_tokens"): ("anthropic", anthropic_api.count_tokens, True),
@@ -295,6 +296,10 @@ def directive_text(body: Any) -> str:
             value = body.get(key)
             if isinstance(value, str):
                 return value
+            if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                # Responses API input items: the last user message
+                users = [v for v in value if isinstance(v, dict) and v.get("role") == "user"]
+                return text_of(users[-1].get("content"))[0] if users else ""
             if isinstance(value, list):
                 return "\n".join(v for v in value if isinstance(v, str))
     except Exception:
@@ -480,6 +485,8 @@ class Server:
             )
         if isinstance(result, Stream):
             return await self.send_stream(request, reader, writer, result, directives, record)
+        if directives.huge is not None and result.status == 200:
+            result.body = padded(result.body, directives.huge)
         if directives.error_200 is not None and result.status == 200:
             result = error_response(api, 500, http_status=200)
         if (
@@ -573,7 +580,10 @@ class Server:
             *stream.headers,
         ]
         frames = stream.frames
-        if directives.garbage:
+        if directives.huge is not None:  # one line that never ends, in 1 MB pieces
+            size = max(directives.huge - 6, 0)
+            frames = [b"data: ", *(b"x" * min(1 << 20, size - i) for i in range(0, size, 1 << 20))]
+        elif directives.garbage:
             frames = [stream.garbage_frame, stream.garbage_frame]
         elif directives.error_200 is not None:
             frames = [*frames[: directives.error_200], stream.error_frame]
@@ -644,6 +654,13 @@ class Server:
         except ValueError as exc:
             return Response(400, dumps({"error": str(exc)}))
         return Response(405, dumps({"error": f"{method} not allowed on {path}"}))
+
+
+def padded(body: bytes, size: int) -> bytes:
+    """A JSON object's body grown to about `size` bytes by a `padding` member."""
+    if not body.endswith(b"}") or len(body) >= size:
+        return body
+    return body[:-1] + b',"padding":"' + b"x" * (size - len(body) - 14) + b'"}'
 
 
 def _query_int(query: str, name: str) -> int | None:

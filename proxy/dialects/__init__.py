@@ -33,6 +33,8 @@ MOUNTS = ("", "v1/", "api/v1/")
 MODULES = {
     "openai": "proxy.views",
     "anthropic": "proxy.views",
+    "responses": "proxy.dialects.responses.views",
+    "ollama": "proxy.dialects.ollama",
 }
 
 

@@ -107,6 +107,8 @@ def to_canonical(body: dict[str, Any], *, need_max_tokens: bool = True) -> dict[
         canonical["reasoning_effort"] = effort
     if user := metadata_user(body.get("metadata")):
         canonical["user"] = user
+    if response_format := output_format(body):
+        canonical["response_format"] = response_format
     canonical[NATIVE] = body
     return canonical
 
@@ -115,19 +117,47 @@ def system_messages(value: Any) -> list[dict[str, Any]]:
     """`system` (a string, or text blocks whose cache_control is dropped) as one system message."""
     if value is None:
         return []
+    text = system_text(value, "system")
+    return [{"role": "system", "content": text}] if text else []
+
+
+def system_text(value: Any, path: str) -> str:
+    """The text of a system prompt: a string, or text blocks joined by newlines."""
     if isinstance(value, str):
-        text = value
-    elif isinstance(value, list):
-        texts = []
-        for index, block in enumerate(value):
-            if not isinstance(block, dict) or block.get("type") != "text":
-                raise fault(f"system.{index}.type", 'expected a "text" block')
-            texts.append(block_text(block, f"system.{index}"))
-        text = "\n".join(texts)
-    else:
-        raise fault(
-            "system", f"expected a string or an array of text blocks, got {type_name(value)}"
+        return value
+    if not isinstance(value, list):
+        raise fault(path, f"expected a string or an array of text blocks, got {type_name(value)}")
+    texts = []
+    for index, block in enumerate(value):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise fault(f"{path}.{index}.type", 'expected a "text" block')
+        texts.append(block_text(block, f"{path}.{index}"))
+    return "\n".join(texts)
+
+
+# Anthropic's own words for a message it cannot take in `messages`; Claude Code retries without
+# its mid-conversation-system beta only when an error says "Unexpected role".
+UNEXPECTED_SYSTEM = (
+    'Unexpected role "system". The Messages API accepts a top-level `system` parameter, '
+    'not "system" as an input message role.'
+)
+
+
+def mid_conversation_system(message: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """A `{"role": "system"}` message inside `messages` (Claude Code's
+    mid-conversation-system beta) as a system message in its place. Its content must be text,
+    as Anthropic requires; other content is refused in Anthropic's words."""
+    content = message.get("content")
+    text_only = isinstance(content, str) or (
+        isinstance(content, list)
+        and all(
+            isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+            for b in content
         )
+    )
+    if not text_only:
+        raise fault("messages", UNEXPECTED_SYSTEM)
+    text = system_text(content, f"{path}.content")
     return [{"role": "system", "content": text}] if text else []
 
 
@@ -144,8 +174,10 @@ def chat_message(message: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(message, dict):
         raise fault(path, f"expected an object, got {type_name(message)}")
     role = message.get("role")
+    if role == "system":
+        return mid_conversation_system(message, path)
     if role not in ("user", "assistant"):
-        raise fault(f"{path}.role", "Input should be 'user' or 'assistant'")
+        raise fault(f"{path}.role", "Input should be 'user', 'assistant' or 'system'")
     content = message.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
@@ -410,6 +442,30 @@ def reasoning_effort(thinking: Any, output_config: Any) -> str | None:
         effort = output_config.get("effort") if isinstance(output_config, dict) else None
         return EFFORTS.get(effort, "medium") if isinstance(effort, str) else "medium"
     raise fault("thinking.type", "expected 'enabled', 'disabled' or 'adaptive'")
+
+
+def output_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Structured outputs: `output_config.format` (or the earlier beta's `output_format`), a
+    `json_schema` format, as the canonical `response_format`."""
+    config = body.get("output_config")
+    if config is not None and not isinstance(config, dict):
+        raise fault("output_config", f"expected an object, got {type_name(config)}")
+    value, path = (config or {}).get("format"), "output_config.format"
+    if value is None:
+        value, path = body.get("output_format"), "output_format"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise fault(path, f"expected an object, got {type_name(value)}")
+    if value.get("type") != "json_schema":
+        raise fault(f"{path}.type", "Input should be 'json_schema'")
+    schema = value.get("schema")
+    if not isinstance(schema, dict):
+        raise fault(f"{path}.schema", "Field required (a JSON Schema object)")
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
 
 
 def metadata_user(metadata: Any) -> str | None:

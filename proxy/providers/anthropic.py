@@ -26,8 +26,8 @@ from ..anthropic_format import (
     tool_use_block,
 )
 from ..errors import ApiError
-from .base import Provider, UpstreamFailure, UpstreamStream
-from .openai import post, sse_events
+from .base import OUTPUT_CAP, Provider, UpstreamFailure, UpstreamStream
+from .openai import post, read_body, sse_events
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI-format clients may omit it
@@ -43,6 +43,8 @@ class AnthropicProvider(Provider):
             payload = {**native, "model": body["model"], "stream": stream}
         else:
             payload = to_anthropic(body, stream)
+        if isinstance(body.get(OUTPUT_CAP), int):
+            cap_output(payload, body[OUTPUT_CAP])
         url = f"{base_url.rstrip('/').removesuffix('/v1')}/v1/messages"
         headers = request_headers(key, stream, body.get(NATIVE_BETA))
         response = post(url, key, payload, stream=stream, timeout=timeout, headers=headers)
@@ -84,7 +86,7 @@ def request_headers(key: str | None, stream: bool, beta: Any) -> dict[str, str]:
 
 def read_message(response: Any) -> dict[str, Any]:
     try:
-        message = json.loads(response.data)
+        message = json.loads(read_body(response))
     except ValueError as exc:
         raise UpstreamFailure("protocol", "the upstream answered with invalid JSON") from exc
     if not isinstance(message, dict) or message.get("type") != "message":
@@ -123,6 +125,25 @@ def to_anthropic(body: dict[str, Any], stream: bool) -> dict[str, Any]:
     if stream:
         payload["stream"] = True
     return payload
+
+
+MIN_THINKING_BUDGET = 1024  # Anthropic's
+
+
+def cap_output(payload: dict[str, Any], cap: int) -> None:
+    """max_tokens (thinking included) at most `cap`: a thinking budget that no longer fits under
+    it shrinks, or goes when under Anthropic's minimum."""
+    payload["max_tokens"] = min(max(1, cap), payload.get("max_tokens") or cap)
+    thinking = payload.get("thinking")
+    if not isinstance(thinking, dict) or not isinstance(thinking.get("budget_tokens"), int):
+        return
+    if thinking["budget_tokens"] < payload["max_tokens"]:
+        return
+    budget = payload["max_tokens"] - 1
+    if budget >= MIN_THINKING_BUDGET:
+        payload["thinking"] = {**thinking, "budget_tokens": budget}
+    else:
+        payload.pop("thinking")
 
 
 def add_thinking(payload: dict[str, Any], effort: Any) -> None:

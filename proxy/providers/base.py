@@ -164,7 +164,10 @@ class PinningPoolManager(urllib3.PoolManager):
         return super().connection_from_host(host, port, scheme, pool_kwargs)
 
     def pool_for(self, pin: Pin) -> HTTPConnectionPool:
-        """The pool that connects to `pin.address` (also used directly to check a server)."""
+        """The pool that connects to `pin.address` (also used directly to check a server).
+        The address is checked against the SSRF rules on every call, not only when it was
+        saved: tightening LOCAL_UPSTREAM_ALLOWED_CIDRS applies to the next call."""
+        check_pin(pin)
         with self._pinned_lock:
             pool = self._pinned.get(pin)
             if pool is None:
@@ -179,6 +182,21 @@ class PinningPoolManager(urllib3.PoolManager):
                 pool.host_header = pin.host_header
                 self._pinned[pin] = pool
             return pool
+
+
+def check_pin(pin: Pin) -> None:
+    """403 address_not_allowed when a pinned address is no longer one the gateway may call."""
+    from ..egress import address_allowed
+    from ..errors import ApiError
+
+    if not address_allowed(pin.address):
+        raise ApiError(
+            403,
+            "address_not_allowed",
+            f"Your server {pin.host_header} is at {pin.address}, an address this gateway no "
+            "longer calls (loopback, private, link-local or otherwise non-public, and not in "
+            "the operator's allowed networks). Connect it again at a public address.",
+        )
 
 
 _pool: PinningPoolManager | None = None
@@ -202,12 +220,67 @@ def set_pins(pins: dict[str, Pin]) -> None:
     http().pins = pins
 
 
+# The most output tokens per answer a call has paid for (a prepaid call's hold), set by the
+# pipeline: the canonical max_tokens already says it; a provider sending a body of its own (a
+# native Anthropic body, extended thinking) keeps its output limit at or under this.
+OUTPUT_CAP = "_output_cap"
+
+
 def public(body: dict[str, Any]) -> dict[str, Any]:
     """The body without the gateway's private keys (`_anthropic`, …): what dialects pass along
     for a provider that understands them, never sent to an upstream that does not."""
     if not any(name.startswith("_") for name in body):
         return body
     return {name: value for name, value in body.items() if not name.startswith("_")}
+
+
+# --- answer size caps ------------------------------------------------------------------------------
+#
+# An upstream's answer is read within a cap on its whole body (a streamed one: all its lines) and
+# on any one line of a stream, so that a server answering 200 MB, or an SSE line that never ends,
+# costs a worker a bounded amount of memory. Generous for the operator's own upstreams
+# (UPSTREAM_MAX_*), tight for a server a customer names (LOCAL_UPSTREAM_MAX_*: pinned upstreams).
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCaps:
+    body: int
+    line: int
+    body_setting: str
+    line_setting: str
+
+
+def caps_for(url: str) -> AnswerCaps:
+    """The caps for an answer from `url`: a customer's server if it is a pinned name."""
+    from django.conf import settings
+
+    if PINNED_HOST_SUFFIX in url:
+        return AnswerCaps(
+            settings.LOCAL_UPSTREAM_MAX_BODY_BYTES,
+            settings.LOCAL_UPSTREAM_MAX_LINE_BYTES,
+            "LOCAL_UPSTREAM_MAX_BODY_BYTES",
+            "LOCAL_UPSTREAM_MAX_LINE_BYTES",
+        )
+    return AnswerCaps(
+        settings.UPSTREAM_MAX_BODY_BYTES,
+        settings.UPSTREAM_MAX_LINE_BYTES,
+        "UPSTREAM_MAX_BODY_BYTES",
+        "UPSTREAM_MAX_LINE_BYTES",
+    )
+
+
+def shown_size(size: int) -> str:
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def too_large(what: str, cap: int, setting: str) -> UpstreamFailure:
+    """An answer over its cap: a protocol failure whose message names the cap."""
+    return UpstreamFailure(
+        "protocol", f"the upstream's {what} was larger than the {shown_size(cap)} cap ({setting})"
+    )
 
 
 def timeout_for(seconds: float) -> urllib3.Timeout:
@@ -229,3 +302,10 @@ class Provider:
 
     def embeddings(self, base_url: str, key: str | None, body: dict, *, timeout: float) -> dict:
         raise NotImplementedError
+
+    def responses(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        """A Responses API call sent natively (the catalog's `responses: true`); a kind without
+        its own Responses API serves it as a chat."""
+        return self.chat(base_url, key, body, stream=stream, timeout=timeout)

@@ -15,7 +15,21 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from .base import Provider, UpstreamFailure, UpstreamStream, http, public, timeout_for
+from .base import (
+    OUTPUT_CAP,
+    AnswerCaps,
+    Provider,
+    UpstreamFailure,
+    UpstreamStream,
+    caps_for,
+    http,
+    public,
+    timeout_for,
+    too_large,
+)
+
+ERROR_BODY_BYTES = 64 * 1024  # of an upstream's 4xx answer, read for its message
+_CAPS = "tollgate_caps"  # the attribute of a response that holds its AnswerCaps
 
 
 def _headers(key: str | None, stream: bool) -> dict[str, str]:
@@ -67,7 +81,8 @@ def post(
     timeout: float,
     headers: dict[str, str] | None = None,
 ) -> BaseHTTPResponse:
-    """POST JSON; `headers` replace the OpenAI-style ones (Bearer key) for other wire formats."""
+    """POST JSON; `headers` replace the OpenAI-style ones (Bearer key) for other wire formats.
+    The answer is left unread: read it with `read_body` or `lines`, within its caps."""
     payload = json.dumps(body, separators=(",", ":")).encode()
     for attempt in (1, 2):
         try:
@@ -77,7 +92,7 @@ def post(
                 body=payload,
                 headers=headers or _headers(key, stream),
                 timeout=timeout_for(timeout),
-                preload_content=not stream,
+                preload_content=False,
                 redirect=False,
             )
             break
@@ -88,9 +103,46 @@ def post(
                 raise translate(exc, "sending") from exc
         except (HTTPError, OSError) as exc:
             raise translate(exc, "sending") from exc
+    setattr(response, _CAPS, caps_for(url))
     if response.status >= 400:
         _fail(response)
     return response
+
+
+def _caps(response: BaseHTTPResponse) -> AnswerCaps:
+    caps = getattr(response, _CAPS, None)
+    return caps if isinstance(caps, AnswerCaps) else caps_for("")
+
+
+def _read_at_most(response: BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
+    """The body as it arrives, up to `limit` bytes; and whether it all fit."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def read_body(response: BaseHTTPResponse) -> bytes:
+    """A non-streamed answer's body, read within its cap (a 502-bound failure naming the cap
+    when it is larger); the connection goes back to the pool only when it was read whole."""
+    caps = _caps(response)
+    whole = False
+    try:
+        data, whole = _read_at_most(response, caps.body)
+    except (HTTPError, OSError) as exc:
+        raise translate(exc, "reading") from exc
+    finally:
+        if whole:
+            response.release_conn()
+        else:
+            response.close()
+    if not whole:
+        raise too_large("answer", caps.body, caps.body_setting)
+    return data
 
 
 def _fail(response: BaseHTTPResponse) -> None:
@@ -98,7 +150,9 @@ def _fail(response: BaseHTTPResponse) -> None:
     data = b""
     try:
         if status < 500:
-            data = response.data
+            data, whole = _read_at_most(response, ERROR_BODY_BYTES)
+            if not whole:
+                response.close()  # the rest is never read: the connection is not reusable
         else:  # unread, the body would be taken for the answer to the connection's next call
             response.drain_conn()
     except (HTTPError, OSError):
@@ -119,7 +173,7 @@ def _fail(response: BaseHTTPResponse) -> None:
 
 def read_json(response: BaseHTTPResponse) -> dict:
     try:
-        body = json.loads(response.data)
+        body = json.loads(read_body(response))
     except ValueError as exc:
         raise UpstreamFailure("protocol", "the upstream answered with invalid JSON") from exc
     if not isinstance(body, dict):
@@ -130,17 +184,38 @@ def read_json(response: BaseHTTPResponse) -> dict:
 
 
 def lines(response: BaseHTTPResponse) -> Iterator[bytes]:
-    """The response body's lines, each as soon as it has arrived."""
-    pending = b""
+    """The response body's lines, each as soon as it has arrived. Linear in the body's size
+    however long a line is (a line's pieces are joined once, when its end arrives); a line
+    longer than the line cap, or a body longer than the body cap, is a failure naming it."""
+    caps = _caps(response)
+    pieces: list[bytes] = []  # the start of a line whose end has not arrived yet
+    pending = 0
+    total = 0
     while True:
         data = response.read1(65536)
         if not data:
             break
-        pending += data
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
+        total += len(data)
+        if total > caps.body:
+            raise too_large("stream", caps.body, caps.body_setting)
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            if pending + end - start > caps.line:
+                raise too_large("stream line", caps.line, caps.line_setting)
+            if pieces:
+                pieces.append(data[start:end])
+                yield b"".join(pieces)
+                pieces, pending = [], 0
+            else:
+                yield data[start:end]
+            start = end + 1
+        if start < len(data):
+            pieces.append(data[start:])
+            pending += len(data) - start
+            if pending > caps.line:
+                raise too_large("stream line", caps.line, caps.line_setting)
+    if pieces:
+        yield b"".join(pieces)
 
 
 def sse_events(
@@ -202,6 +277,40 @@ class OpenAIProvider(Provider):
         result = self._call("/embeddings", base_url, key, body, False, timeout)
         assert isinstance(result, dict)
         return result
+
+    def responses(
+        self, base_url: str, key: str | None, body: dict, *, stream: bool, timeout: float
+    ) -> dict | UpstreamStream:
+        """The client's Responses body to the upstream's own /responses, its answer as
+        canonical results or chunks carrying the native form (proxy.dialects.responses.native)."""
+        from ..dialects.responses import native
+
+        payload = native.native_body(body)
+        cap = body.get(OUTPUT_CAP)  # a prepaid hold's output, as Responses names it
+        asked = payload.get("max_output_tokens")
+        if isinstance(cap, int) and not (isinstance(asked, int) and 0 < asked <= cap):
+            payload["max_output_tokens"] = cap
+        response = post(
+            self._url(base_url, "/responses"), key, payload, stream=stream, timeout=timeout
+        )
+        if not stream:
+            try:
+                data = json.loads(response.data)
+            except ValueError as exc:
+                raise UpstreamFailure(
+                    "protocol", "the upstream answered with invalid JSON"
+                ) from exc
+            if not isinstance(data, dict) or data.get("error") or "output" not in data:
+                raise UpstreamFailure("protocol", "the upstream answered 200 with an error body")
+            return native.native_result(data)
+
+        def events() -> Iterator[dict[str, Any]]:
+            for event in sse_events(response, last=native.is_last):
+                if native.is_failure(event):
+                    raise UpstreamFailure("protocol", "the upstream reported an error mid-stream")
+                yield native.native_chunk(event)
+
+        return UpstreamStream(events(), response)
 
 
 class OllamaProvider(OpenAIProvider):

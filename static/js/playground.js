@@ -1,39 +1,54 @@
-/* Playground: streams a chat completion from the gateway's own /v1/chat/completions with the
-   user's API key, shows the reply as it arrives, then its tokens, cost and credits. No
-   dependencies. */
+/* Playground: streams a chat completion through the gateway as the signed-in user (the page's
+   own …/playground/chat, session and CSRF token: no API key), shows the reply as it arrives,
+   then its tokens, list-price cost and credits; "View code" shows the same call for curl, Python
+   and Node. No dependencies. */
 (function () {
   "use strict";
 
   var form = document.getElementById("playground-form");
   if (!form) return;
   var section = form.closest(".playground");
-  var keyInput = document.getElementById("playground-key");
+  var chatUrl = section.getAttribute("data-chat-url");
+  var apiBase = section.getAttribute("data-api-base");
+  var csrfToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   var modelSelect = document.getElementById("playground-model");
   var systemInput = document.getElementById("playground-system");
   var promptInput = document.getElementById("playground-prompt");
+  var temperatureInput = document.getElementById("playground-temperature");
+  var maxTokensInput = document.getElementById("playground-max-tokens");
   var sendButton = document.getElementById("playground-send");
   var clearButton = document.getElementById("playground-clear");
   var errorBox = document.getElementById("playground-error");
+  var empty = document.getElementById("playground-empty");
   var transcript = document.getElementById("playground-transcript");
+  var replyTurn = document.getElementById("playground-reply");
+  var replyLabel = document.getElementById("playground-reply-label");
   var output = document.getElementById("playground-output");
   var costLine = document.getElementById("playground-cost");
-  var storageKey = keyInput.getAttribute("data-storage-key");
+  var codeBox = document.getElementById("playground-code");
+  var codeText = document.getElementById("playground-code-text");
   var history = [];
-
-  try {
-    keyInput.value = window.sessionStorage.getItem(storageKey) || "";
-  } catch (error) { /* storage unavailable: the user pastes the key again */ }
+  var language = "curl";
 
   function showError(message) {
     errorBox.textContent = message;
     errorBox.hidden = !message;
   }
 
-  function addTurn(role, text) {
-    var line = document.createElement("p");
-    line.className = "from-" + role;
-    line.textContent = text;
-    transcript.appendChild(line);
+  function addTurn(role, label, text) {
+    var turn = document.createElement("div");
+    turn.className = "turn from-" + role;
+    var name = document.createElement("div");
+    name.className = "turn-label";
+    name.textContent = label;
+    var body = document.createElement("div");
+    body.className = "turn-text";
+    body.textContent = text;
+    turn.appendChild(name);
+    turn.appendChild(body);
+    transcript.appendChild(turn);
+    empty.hidden = true;
+    return turn;
   }
 
   function dollars(amount) {
@@ -48,8 +63,8 @@
     var credits = parseInt(section.getAttribute("data-credits-per-call"), 10) || 0;
     costLine.textContent =
       usage.prompt_tokens + " tokens in, " + usage.completion_tokens + " out · " +
-      dollars(cost) + " at this model's prices · " + credits + " credit" +
-      (credits === 1 ? "" : "s") + (requestId ? " · request " + requestId : "");
+      dollars(cost) + " at the model's list price · " + credits + " credit" +
+      (credits === 1 ? "" : "s") + " of your plan" + (requestId ? " · request " + requestId : "");
   }
 
   function errorMessage(status, text) {
@@ -57,7 +72,21 @@
       var body = JSON.parse(text);
       if (body.error && body.error.message) return body.error.message + " (" + status + ")";
     } catch (error) { /* not JSON */ }
+    if (status === 403) return "Your session has expired: reload the page and sign in again (403).";
     return "The gateway answered " + status + ".";
+  }
+
+  /* The request body for the conversation so far plus `prompt`. */
+  function requestBody(prompt) {
+    var messages = [];
+    if (systemInput.value.trim()) messages.push({ role: "system", content: systemInput.value.trim() });
+    messages = messages.concat(history, [{ role: "user", content: prompt }]);
+    var body = { model: modelSelect.value, messages: messages };
+    var temperature = parseFloat(temperatureInput.value);
+    if (!isNaN(temperature)) body.temperature = temperature;
+    var maxTokens = parseInt(maxTokensInput.value, 10);
+    if (!isNaN(maxTokens)) body.max_tokens = maxTokens;
+    return body;
   }
 
   /* Reads server-sent events; calls onEvent with each parsed `data:` object. */
@@ -81,43 +110,55 @@
     }
   }
 
+  function checkNumbers() {
+    var temperature = temperatureInput.value.trim();
+    if (temperature && !(parseFloat(temperature) >= 0 && parseFloat(temperature) <= 2)) {
+      temperatureInput.focus();
+      return "Temperature must be a number from 0 to 2.";
+    }
+    var maxTokens = maxTokensInput.value.trim();
+    if (maxTokens && !(parseInt(maxTokens, 10) >= 1)) {
+      maxTokensInput.focus();
+      return "Max tokens must be a whole number of at least 1.";
+    }
+    return "";
+  }
+
   async function send(event) {
     event.preventDefault();
-    var key = keyInput.value.trim();
     var prompt = promptInput.value.trim();
     showError("");
-    if (!key) { showError("Paste one of your API keys first."); keyInput.focus(); return; }
-    if (!prompt) { showError("Write a message."); promptInput.focus(); return; }
-    try { window.sessionStorage.setItem(storageKey, key); } catch (error) { /* ignore */ }
+    if (!prompt) { showError("Write a message first."); promptInput.focus(); return; }
+    var problem = checkNumbers();
+    if (problem) { showError(problem); return; }
 
-    var messages = [];
-    if (systemInput.value.trim()) messages.push({ role: "system", content: systemInput.value.trim() });
-    messages = messages.concat(history, [{ role: "user", content: prompt }]);
-    if (output.textContent) addTurn("assistant", output.textContent); /* the previous reply */
-    addTurn("user", prompt);
-    promptInput.value = "";
+    var body = requestBody(prompt);
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+    if (output.textContent) addTurn("assistant", replyLabel.textContent, output.textContent);
+    var userTurn = addTurn("user", "You", prompt);
+    replyTurn.hidden = true;
+    replyLabel.textContent = modelSelect.value;
     output.textContent = "";
     costLine.textContent = "";
     output.classList.add("streaming");
     sendButton.disabled = true;
+    sendButton.textContent = "Sending…";
 
     var reply = "";
+    var answered = false;
     try {
-      var response = await fetch("/v1/chat/completions", {
+      var response = await fetch(chatUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Authorization": "Bearer " + key },
-        body: JSON.stringify({
-          model: modelSelect.value,
-          messages: messages,
-          stream: true,
-          stream_options: { include_usage: true }
-        })
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify(body)
       });
       if (!response.ok) {
         showError(errorMessage(response.status, await response.text()));
-        transcript.removeChild(transcript.lastChild);
         return;
       }
+      replyTurn.hidden = false;
       var usage = null;
       await readEvents(response, function (data) {
         if (data.error) throw new Error(data.error.message || "The stream failed.");
@@ -127,22 +168,93 @@
         });
         if (data.usage) usage = data.usage;
       });
+      answered = true;
       history.push({ role: "user", content: prompt }, { role: "assistant", content: reply });
+      promptInput.value = "";
       if (usage) showCost(usage, response.headers.get("X-Request-Id"));
     } catch (error) {
       showError(error.message || "The connection to the gateway failed.");
     } finally {
+      if (!answered) {
+        /* The prompt stays in the box to try again; the failed turn leaves the conversation. */
+        transcript.removeChild(userTurn);
+        if (!reply) replyTurn.hidden = true;
+        output.textContent = reply ? output.textContent : "";
+        empty.hidden = transcript.children.length > 0 || !replyTurn.hidden;
+      }
       output.classList.remove("streaming");
       sendButton.disabled = false;
+      sendButton.textContent = "Send";
+      renderCode();
     }
   }
 
+  function quoted(text) { return JSON.stringify(text); }
+
+  /* The conversation (plus the message being written) as code, with the key from the
+     environment: never a real secret on the page. */
+  function renderCode() {
+    if (!codeBox.open) return;
+    var body = requestBody(promptInput.value.trim() || "Hello!");
+    var json = JSON.stringify(body, null, 2);
+    var code;
+    if (language === "curl") {
+      code = "curl " + apiBase + "/chat/completions \\\n" +
+        '  -H "Authorization: Bearer $TOLLGATE_API_KEY" \\\n' +
+        '  -H "Content-Type: application/json" \\\n' +
+        "  -d '" + json.replace(/'/g, "'\\''") + "'";
+    } else if (language === "python") {
+      var args = ["    model=" + quoted(body.model), "    messages=" + pythonLiteral(body.messages, "    ")];
+      if (body.temperature !== undefined) args.push("    temperature=" + body.temperature);
+      if (body.max_tokens !== undefined) args.push("    max_tokens=" + body.max_tokens);
+      code = "import os\nfrom openai import OpenAI\n\n" +
+        "client = OpenAI(base_url=" + quoted(apiBase) + ', api_key=os.environ["TOLLGATE_API_KEY"])\n' +
+        "completion = client.chat.completions.create(\n" + args.join(",\n") + ",\n)\n" +
+        "print(completion.choices[0].message.content)";
+    } else {
+      code = 'import OpenAI from "openai";\n\n' +
+        "const client = new OpenAI({ baseURL: " + quoted(apiBase) + ", apiKey: process.env.TOLLGATE_API_KEY });\n" +
+        "const completion = await client.chat.completions.create(" +
+        json + ");\n" +
+        "console.log(completion.choices[0].message.content);";
+    }
+    codeText.textContent = code;
+  }
+
+  function pythonLiteral(messages, indent) {
+    var lines = messages.map(function (m) {
+      return indent + "    {\"role\": " + quoted(m.role) + ", \"content\": " + quoted(m.content) + "},";
+    });
+    return "[\n" + lines.join("\n") + "\n" + indent + "]";
+  }
+
   form.addEventListener("submit", send);
+  promptInput.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("input", renderCode);
+  form.addEventListener("change", renderCode);
+  codeBox.addEventListener("toggle", renderCode);
+  Array.prototype.forEach.call(codeBox.querySelectorAll("[data-lang]"), function (tab) {
+    tab.addEventListener("click", function () {
+      language = tab.getAttribute("data-lang");
+      Array.prototype.forEach.call(codeBox.querySelectorAll("[data-lang]"), function (other) {
+        other.setAttribute("aria-selected", other === tab ? "true" : "false");
+      });
+      renderCode();
+    });
+  });
   clearButton.addEventListener("click", function () {
     history = [];
     transcript.textContent = "";
     output.textContent = "";
+    replyTurn.hidden = true;
+    empty.hidden = false;
     costLine.textContent = "";
     showError("");
+    renderCode();
   });
 })();

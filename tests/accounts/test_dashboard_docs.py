@@ -57,6 +57,12 @@ def test_it_renders_for_owner_and_member(client, request, key_a, persona) -> Non
     )
     assert f"{BASE}/api/v1/chat" in sample(response, "ollama")
     assert f"X-API-Key: {placeholder}" in sample(response, "ollama")
+    ollama_python = sample(response, "ollama-python")
+    assert ollama_python.startswith("from ollama import Client\n")
+    assert f'host="{BASE}"' in ollama_python
+    assert f'headers={{"Authorization": "Bearer {placeholder}"}}' in ollama_python
+    assert 'model="glm-4.5-air"' in ollama_python
+    assert sample(response, "ollama-native").startswith(f"curl {BASE}/api/chat \\\n")
 
 
 def test_it_is_a_404_for_an_outsider(client, owner, outsider) -> None:

@@ -42,7 +42,7 @@ def test_it_sends_anonymous_users_to_login(client, owner, key_a) -> None:
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(f"{login}?next=")
-    for name in ("key_rotate", "key_revoke"):
+    for name in ("key_rotate", "key_revoke", "key_scopes"):
         response = client.post(key_url(name, owner.workspace, key_a.key))
         assert response.status_code == 302
         assert response["Location"].startswith(login)
@@ -71,7 +71,7 @@ def test_it_shows_the_plan_and_its_limits(client, owner) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "Acme" in html
-    assert "Builder" in html and "chat_agent" in html  # plan name and code
+    assert "The Builder plan" in html and "chat_agent" not in html  # its name, not its code
     assert "1,500,000" in html  # monthly credits
     assert "200,000" in html  # tpm
     assert "unlimited" in html  # requests per 5h / week are None on this plan
@@ -80,8 +80,8 @@ def test_it_shows_the_plan_and_its_limits(client, owner) -> None:
     assert f"{subscription.current_period_end:%Y}" in html
     limits = dict(response.context["limits"])
     assert limits["Requests per 5 hours"] == "unlimited"
-    assert limits["Max concurrent requests"] == "8"
-    assert limits["Scopes"] == "chat, chat_agent"
+    assert limits["Requests at once"] == "8"
+    assert limits["Includes"] == "Chat and completions, Agents"
 
 
 def test_it_shows_a_past_due_subscription(client, owner) -> None:
@@ -116,7 +116,7 @@ def test_it_hides_another_workspace_as_404(client, owner, outsider, key_a) -> No
         response = client.get(url)
         assert response.status_code == 404
         assert without_csrf(response) == without_csrf(not_found)  # same as a missing one
-    for name in ("key_rotate", "key_revoke"):
+    for name in ("key_rotate", "key_revoke", "key_scopes"):
         assert client.post(key_url(name, owner.workspace, key_a.key)).status_code == 404
     assert client.post(keys_url(owner), {"name": "sneaky", "scopes": ["chat"]}).status_code == 404
 
@@ -127,7 +127,7 @@ def test_it_hides_another_workspace_as_404(client, owner, outsider, key_a) -> No
 
 def test_it_hides_another_workspaces_key_behind_my_slug(client, owner, key_a, key_b) -> None:
     client.force_login(owner.user)
-    for name in ("key_rotate", "key_revoke"):
+    for name in ("key_rotate", "key_revoke", "key_scopes"):
         assert client.post(key_url(name, owner.workspace, key_b.key)).status_code == 404
     key_b.key.refresh_from_db()
     assert key_b.key.status() == "active"
@@ -150,9 +150,10 @@ def test_it_lets_members_view_but_not_change_keys(client, member, key_a) -> None
     assert response.context["form"] is None
     assert b"Create key" not in response.content
     assert b"/rotate/" not in response.content and b"/revoke/" not in response.content
+    assert b"/scopes/" not in response.content
 
     assert client.post(keys_url(member), {"name": "mine", "scopes": ["chat"]}).status_code == 403
-    for name in ("key_rotate", "key_revoke"):
+    for name in ("key_rotate", "key_revoke", "key_scopes"):
         assert client.post(key_url(name, member.workspace, key_a.key)).status_code == 403
     key_a.key.refresh_from_db()
     assert key_a.key.status() == "active"
@@ -167,11 +168,11 @@ def test_it_lets_admins_and_owners_manage_keys(client, owner, role) -> None:
 
     response = client.post(keys_url(owner), {"name": "deploy", "scopes": ["chat"]})
 
-    assert response.status_code == 200
+    assert response.status_code == 302  # to the list, which shows the secret once
     assert ApiKey.objects.for_workspace(owner.workspace).filter(name="deploy").exists()
 
 
 def test_it_refuses_get_on_the_action_urls(client, owner, key_a) -> None:
     client.force_login(owner.user)
-    for name in ("key_rotate", "key_revoke"):
+    for name in ("key_rotate", "key_revoke", "key_scopes"):
         assert client.get(key_url(name, owner.workspace, key_a.key)).status_code == 405

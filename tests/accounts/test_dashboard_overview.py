@@ -68,3 +68,41 @@ def test_it_shows_a_prepaid_balance(client, owner, catalog) -> None:
     html = overview(client, owner)
 
     assert "$12.00" in meter(html, "balance")
+
+
+def test_it_gives_the_first_call_and_a_create_key_button_until_a_call_is_made(
+    client, owner, settings
+) -> None:
+    settings.PUBLIC_BASE_URL = "https://gw.example.com"
+
+    html = overview(client, owner)
+
+    assert "Make your first call" in html
+    assert f'href="/dashboard/w/{owner.workspace.slug}/keys/#create">Create API key</a>' in html
+    assert "curl https://gw.example.com/v1/chat/completions" in html
+    assert "Authorization: Bearer $TOLLGATE_API_KEY" in html
+
+
+@pytest.mark.usefixtures("gateway")
+def test_it_charts_refused_calls_apart_with_a_y_axis(client, owner, key_a) -> None:
+    headers = {"Authorization": f"Bearer {key_a.secret}"}
+    for model in ("llama3.2", "gpt-5", "llama3.2"):
+        chat = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        wsgi_http_client().post("/v1/chat/completions", json=chat, headers=headers)
+
+    html = overview(client, owner)
+
+    assert "Make your first call" not in html
+    legend = re.findall(r'<span class="swatch"[^>]*></span>([^<]+)</li>', html)
+    assert legend[:2] == ["llama3.2", "refused"], legend
+    assert "gpt-5" not in legend and "(none)" not in html
+    axis = re.search(r'<div class="chart-y muted"[^>]*>(.*?)</div>', html, re.S).group(1)
+    assert re.findall(r">([^<]+)</span>", axis) == ["5", "2.5", "0"]  # 3 calls on a 5 scale
+
+
+def test_it_says_the_plan_as_a_person_would(client, owner) -> None:
+    html = overview(client, owner)
+
+    assert "The Builder plan" in html
+    assert "chat_agent" not in html and "Chat and completions, Agents" in html
+    assert "Tiers" not in html

@@ -205,17 +205,56 @@ def test_it_rate_limits_login_with_429_even_for_the_right_password(
     assert "_auth_user_id" not in client.session
 
 
-def test_it_rate_limits_login_per_email_from_many_addresses(owner, settings, still_clock) -> None:
-    settings.ACCOUNT_RATELIMIT = "3/m"
-    for i in range(3):
-        Client(REMOTE_ADDR=f"10.0.0.{i}").post(
-            LOGIN, {"email": owner.user.email.upper(), "password": "wrong"}
-        )
+def test_it_does_not_lock_the_owner_out_from_another_address(owner, settings, still_clock) -> None:
+    settings.ACCOUNT_RATELIMIT = "10/m"
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):
+        attacker.post(LOGIN, {"email": owner.user.email.upper(), "password": "wrong"})
 
-    response = Client(REMOTE_ADDR="10.0.1.1").post(
+    assert attacker.post(LOGIN, {"email": owner.user.email, "password": PASSWORD}).status_code == (
+        429
+    )
+    other = Client(REMOTE_ADDR="198.51.100.7").post(
         LOGIN, {"email": owner.user.email, "password": PASSWORD}
     )
+    assert other.status_code == 302  # logged in
+
+
+def test_it_limits_one_address_trying_many_accounts(client, owner, settings, still_clock) -> None:
+    settings.ACCOUNT_RATELIMIT = "3/m"
+    for i in range(3):
+        client.post(LOGIN, {"email": f"guess{i}@example.test", "password": "wrong"})
+
+    response = client.post(LOGIN, {"email": owner.user.email, "password": PASSWORD})
+
     assert response.status_code == 429
+
+
+def test_it_limits_an_account_per_address_behind_a_load_balancer(
+    owner, settings, still_clock
+) -> None:
+    """With RATELIMIT_IP_META_KEY the address is the balancer's header, so one attacker is not
+    everyone."""
+    settings.ACCOUNT_RATELIMIT = "3/m"
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    balancer = Client(REMOTE_ADDR="10.0.0.1")
+    for _ in range(3):
+        balancer.post(
+            LOGIN, {"email": owner.user.email, "password": "wrong"}, HTTP_X_REAL_IP="203.0.113.9"
+        )
+
+    assert (
+        balancer.post(
+            LOGIN, {"email": owner.user.email, "password": PASSWORD}, HTTP_X_REAL_IP="203.0.113.9"
+        ).status_code
+        == 429
+    )
+    assert (
+        balancer.post(
+            LOGIN, {"email": owner.user.email, "password": PASSWORD}, HTTP_X_REAL_IP="198.51.100.7"
+        ).status_code
+        == 302
+    )
 
 
 def test_it_logs_out_on_post_only(client, owner) -> None:

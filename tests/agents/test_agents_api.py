@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from accounts.services import create_workspace
@@ -220,3 +222,76 @@ def test_it_needs_a_key(agents: Agents) -> None:
     response = agents.http.get("/api/v1/agents")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def nested_schema(depth: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"x": schema}}
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"description": "a\u0000b"}, "description"),
+        ({"systemPrompt": "be \u0000 brief"}, "systemPrompt"),
+        ({"systemPrompt": "lone \ud800 surrogate"}, "systemPrompt"),
+        (
+            {
+                "tools": [
+                    {
+                        **WEATHER_TOOL,
+                        "function": {**WEATHER_TOOL["function"], "description": "w\u0000"},
+                    }
+                ]
+            },
+            "tools[0].function.description",
+        ),
+        (
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "parameters": {"type": "object", "properties": {"c\u0000": {}}},
+                        },
+                    }
+                ]
+            },
+            "tools[0].function.parameters.properties",
+        ),
+        (
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {"name": "f", "parameters": nested_schema(150)},
+                    }
+                ]
+            },
+            "tools[0].function.parameters",
+        ),
+    ],
+)
+def test_it_refuses_nul_surrogates_and_deep_nesting_with_a_400_naming_the_field(
+    agents: Agents, fields: dict, param: str
+) -> None:
+    body = json.dumps({**SUPPORT, **fields}, ensure_ascii=True).encode()
+    response = agents.http.post(
+        "/api/v1/agents",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {agents.key.secret}",
+            "Content-Type": "application/json",
+        },
+    )
+
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"].startswith(param), error
+    assert not Agent.objects.exists()
+    created = agents.create()
+    patched = agents.request("PATCH", f"/{created['id']}", fields)
+    assert patched.status_code == 400, patched.content

@@ -56,6 +56,33 @@ def test_it_ships_the_plans_of_both_seeds(catalog) -> None:
     assert catalog_settings()["endpoint_credits"]["job_start"] == 25
 
 
+@pytest.mark.parametrize(
+    "name, served",
+    [
+        ("claude-opus-4-8", "glm-4.5-air"),  # Claude Code's default model
+        ("claude-opus-4-1-20250805", "glm-4.5-air"),
+        ("claude-opus-5", "glm-4.5-air"),
+        ("claude-opus-5-5", "glm-4.5-air"),
+        ("claude-fable-5-2", "glm-4.5-air"),
+        ("claude-mythos-5", "glm-4.5-air"),
+        ("claude-3-opus-20240229", "glm-4.5-air"),
+        ("claude-sonnet-4-6", "qwen2.5:7b"),
+        ("claude-sonnet-4-5-20250929", "qwen2.5:7b"),
+        ("claude-sonnet-5", "qwen2.5:7b"),
+        ("claude-sonnet-5-5", "qwen2.5:7b"),
+        ("claude-3-7-sonnet-latest", "qwen2.5:7b"),
+        ("claude-haiku-4-5-20251001", "llama3.2"),
+        ("claude-haiku-5-5", "llama3.2"),
+        ("claude-3-5-haiku-latest", "llama3.2"),
+        ("claude-3-haiku-20240307", "llama3.2"),
+    ],
+)
+def test_it_serves_old_and_current_claude_names_on_their_tiers(catalog, name, served) -> None:
+    from proxy.registry import registry
+
+    assert registry.snapshot().resolve(name, None).name == served
+
+
 def test_it_is_idempotent_and_prints_what_changed(db, tmp_path, capsys) -> None:
     call_command("apply_catalog", str(DEFAULT_CATALOG))
     first = capsys.readouterr().out

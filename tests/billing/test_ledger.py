@@ -211,3 +211,14 @@ def test_it_redeems_a_code_through_the_api(client, payg) -> None:
     )
     assert empty.status_code == 400
     assert empty.json()["error"]["message"] == "code: is required"
+
+
+@pytest.mark.parametrize("code", ["ABCD-\ud800", "ABCD-\u0000-EFGH"])
+def test_it_refuses_a_code_with_a_lone_surrogate_or_nul_with_a_400(client, payg, code) -> None:
+    key = issue_key(payg, "k")
+    response = client.post(
+        "/api/v1/billing/redeem", json.dumps({"code": code}), content_type="application/json",
+        HTTP_X_API_KEY=key.secret,
+    )  # fmt: skip
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["param"] == "code"

@@ -30,6 +30,9 @@ JAKARTA_13_59 = datetime(2026, 11, 18, 6, 59, tzinfo=UTC)  # Wednesday 13:59 WIB
 def counters(request) -> str:
     if request.param == "redis_unreachable":
         request.getfixturevalue("redis_unreachable")
+        # Credits in PostgreSQL: the single-host mode (tests/proxy/test_split_brain.py has
+        # the default, which refuses calls that spend money while Redis is unreachable).
+        request.getfixturevalue("settings").LIMITS_OUTAGE_MONEY = "database"
     return request.param
 
 

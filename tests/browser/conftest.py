@@ -2,8 +2,8 @@
 
 One browser for the whole browser package (launched on first use, closed after its last test), a
 fresh context (cookies, storage) per test, and a screenshot of every page a test visits, named
-after the step, under var/screenshots/. Without chromium (or without the playwright package)
-every browser test is skipped, so `make test` passes on a machine without them, except in CI
+after the step, under tests/artifacts/screenshots/. Without chromium (or without the playwright
+package) every browser test is skipped, so `make test` passes on a machine without them, except in CI
 (CI set), where they fail: `.ci/run` installs chromium and `make install` playwright. Playwright's own browser downloads are never used: the executable is
 /usr/bin/chromium or $PLAYWRIGHT_CHROMIUM.
 
@@ -44,7 +44,7 @@ except ImportError:  # the tests skip (see `browser`); their modules still impor
 
 
 CHROMIUM = os.environ.get("PLAYWRIGHT_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+SCREENSHOTS = Path(settings.BASE_DIR) / "tests" / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 # Chromium as root in a sandboxed machine with no outside network: no sandbox, no GPU, and none
@@ -224,8 +224,8 @@ class Customer:
     def url(self, page: str = "") -> str:
         return f"/dashboard/w/{self.workspace.slug}/{page}"
 
-    def key(self, name: str = "browser") -> IssuedKey:
-        return issue_key(self.workspace, name, created_by=self.user)
+    def key(self, name: str = "browser", scopes: list[str] | None = None) -> IssuedKey:
+        return issue_key(self.workspace, name, scopes=scopes, created_by=self.user)
 
 
 @pytest.fixture

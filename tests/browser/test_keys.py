@@ -6,6 +6,8 @@ import re
 
 import requests
 
+from billing.models import Plan
+
 from .conftest import expect
 
 SECRET = re.compile(r"sk-tg-[0-9A-Za-z]{28}")
@@ -37,10 +39,40 @@ def test_it_creates_a_key_copies_it_and_the_key_calls_the_gateway(web, customer,
     assert response.status_code == 200, response.text
     assert "llama3.2" in [model["id"] for model in response.json()["data"]]
 
-    web.goto(customer.url("keys/"), "keys-3-listed")
+    page.reload()  # after the redirect, a reload asks for the list again: no second key
+    web.shot("keys-3-reloaded")
+    expect(page.get_by_role("row").filter(has_text="laptop")).to_have_count(1)
+    assert secret not in page.content(), "the secret is shown only once"
+    web.goto(customer.url("keys/"), "keys-4-listed")
     row = page.get_by_role("row").filter(has_text="laptop")
     expect(row).to_contain_text("active")
     assert secret not in page.content(), "the secret is shown only once"
+
+
+def test_it_gives_a_key_the_scopes_a_plan_upgrade_brought_from_its_row(web, customer) -> None:
+    page = web.page
+    customer.key("narrow", scopes=["chat"])
+    subscription = customer.workspace.subscription
+    subscription.plan = Plan.objects.get(code="chat_agent")  # the upgrade brings chat_agent
+    subscription.save()
+    web.log_in(customer.user)
+    web.goto(customer.url("keys/"), "keys-scopes-1")
+    row = page.get_by_role("row").filter(has_text="narrow")
+    row.get_by_text("Edit scopes", exact=True).click()
+    all_scopes = row.get_by_label("All of the plan's scopes")
+    expect(row.get_by_label("chat_agent", exact=True)).to_be_enabled()
+    all_scopes.check()
+    expect(row.get_by_label("chat_agent", exact=True)).to_be_disabled()
+    web.shot("keys-scopes-2-editing")
+    row.get_by_role("button", name="Save scopes").click()
+
+    expect(
+        page.get_by_text("now has the scopes chat, chat_agent (all of the plan's)")
+    ).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="narrow")
+    expect(row).to_contain_text("chat_agent")
+    expect(row).to_contain_text("all of the plan's")
+    web.shot("keys-scopes-3-saved")
 
 
 def test_it_shows_the_keys_page_on_a_phone(web, customer) -> None:

@@ -5,7 +5,6 @@ set, as in CI; otherwise the embedded file-system broker) consuming `default` an
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -129,22 +128,10 @@ def job_state(job_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(tmp_path_factory) -> Iterator[Any]:
-    """A real Celery worker in this process (so that it shares the test database), on the real
-    broker: Redis in CI, the embedded file-system broker otherwise."""
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        app.conf.update(broker_url=redis_url, broker_transport_options={"visibility_timeout": 3600})
-    else:
-        folder = tmp_path_factory.mktemp("broker")
-        app.conf.update(
-            broker_url="filesystem://",
-            broker_transport_options={
-                "data_folder_in": str(folder),
-                "data_folder_out": str(folder),
-                "control_folder": str(folder / "control"),
-            },
-        )
+def celery_worker() -> Iterator[Any]:
+    """A real Celery worker in this process (so that it shares the test database), on the
+    session's broker, the one the web side sends to: Redis in CI, otherwise the embedded
+    file-system broker in the session's own folder (tests/settings.py)."""
     app.conf.update(task_always_eager=False, worker_hijack_root_logger=False)
     with start_worker(
         app,

@@ -254,3 +254,18 @@ def test_it_refuses_a_malformed_multipart_body(api: Api) -> None:
 
 def test_it_refuses_a_limit_that_is_not_a_plain_number(api: Api) -> None:
     assert api.get("/datasets?limit=\u00b2").status_code == 400
+
+
+@pytest.mark.parametrize("title", ["a\u0000b", "x\ud800"])
+def test_it_refuses_a_title_with_nul_or_a_lone_surrogate_with_a_400_naming_it(
+    api: Api, title: str
+) -> None:
+    response = api.post("/datasets", {"title": title, "records": CHAT_RECORDS})
+    upload = api.upload("support.jsonl", b"{}", title=title.replace("\ud800", ""))
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["param"] == "title"
+    if "\u0000" in title:
+        assert upload.status_code == 400, upload.content
+        assert upload.json()["error"]["param"] == "title"
+    assert not Dataset.objects.exists()

@@ -59,7 +59,7 @@ def test_it_offers_only_the_plans_scopes(client, manager) -> None:
 
 
 def test_it_creates_a_key_and_shows_its_secret_once(client, manager) -> None:
-    response = client.post(
+    created = client.post(
         keys_url(manager),
         {
             "name": "backend",
@@ -70,6 +70,10 @@ def test_it_creates_a_key_and_shows_its_secret_once(client, manager) -> None:
         },
     )
 
+    assert created.status_code == 302
+    assert created["Location"] == keys_url(manager)
+    assert secrets_in(created) == []
+    response = client.get(created["Location"])
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     [secret] = set(secrets_in(response))
@@ -82,15 +86,75 @@ def test_it_creates_a_key_and_shows_its_secret_once(client, manager) -> None:
     assert key.created_by == manager.user
     assert abs(key.expires_at - (timezone.now() + timedelta(days=30))) < timedelta(minutes=1)
     assert b'data-copy-target="new-secret"' in response.content
-    assert secret not in response.get("Location", "")
+    assert secret not in created["Location"]
 
     later = client.get(keys_url(manager))
     assert secrets_in(later) == []
     assert key.display in later.content.decode()
 
 
+def test_it_creates_no_second_key_when_the_page_is_reloaded(client, manager) -> None:
+    form = {"name": "backend", "all_plan_scopes": "on"}
+    created = client.post(keys_url(manager), form)
+
+    assert created.status_code == 302  # a reload repeats the GET, not the POST
+    client.get(created["Location"])
+    client.get(created["Location"])
+    assert ApiKey.objects.filter(workspace=manager.workspace).count() == 1
+
+
+def test_a_key_with_all_the_plans_scopes_gets_those_a_plan_upgrade_adds(
+    client, manager, catalog
+) -> None:
+    from billing.models import Plan
+
+    client.post(keys_url(manager), {"name": "follows", "all_plan_scopes": "on"})
+    client.post(keys_url(manager), {"name": "fixed", "scopes": ["chat", "chat_agent"]})
+    follows, fixed = (
+        ApiKey.objects.get(name=name, workspace=manager.workspace) for name in ("follows", "fixed")
+    )
+    assert follows.all_plan_scopes and not fixed.all_plan_scopes
+
+    subscription = manager.workspace.subscription
+    subscription.plan = Plan.objects.get(code="chat_agent_train")
+    subscription.save()
+    resolver.clear()
+
+    page = client.get(keys_url(manager)).content.decode()
+    row = page[page.index(f'id="key-{follows.pk}"') :]
+    assert "chat_agent_train" in row[: row.index("</tr>")]
+    row = page[page.index(f'id="key-{fixed.pk}"') :]
+    assert "chat_agent_train</span>" not in row[: row.index("</tr>")]
+
+
+def test_it_changes_a_keys_scopes(client, manager, key_a) -> None:
+    url = action_url("key_scopes", manager, key_a.key)
+
+    changed = client.post(url, {"scopes": ["chat"]})
+
+    assert changed.status_code == 302
+    key = ApiKey.objects.get(pk=key_a.key.pk)
+    assert key.scopes == ["chat"] and not key.all_plan_scopes
+    assert b"now has the scopes chat." in client.get(changed["Location"]).content
+    response = client.get("/api/v1/key", HTTP_AUTHORIZATION=f"Bearer {key_a.secret}")
+    assert response.json()["scopes"] == ["chat"]
+
+    client.post(url, {"all_plan_scopes": "on"})
+    key.refresh_from_db()
+    assert key.all_plan_scopes and key.scopes == ["chat", "chat_agent"]
+
+    refused = client.post(url, {"scopes": []})
+    assert refused.status_code == 200
+    assert b"Choose at least one scope" in refused.content
+    outside = client.post(url, {"scopes": ["chat_agent_train"]})
+    assert b"not one of the available choices" in outside.content
+    key.refresh_from_db()
+    assert key.all_plan_scopes
+
+
 def test_it_never_stores_the_secret(client, manager) -> None:
-    response = client.post(keys_url(manager), {"name": "backend", "scopes": ["chat"]})
+    created = client.post(keys_url(manager), {"name": "backend", "scopes": ["chat"]})
+    response = client.get(created["Location"])
     [secret] = set(secrets_in(response))
     key = ApiKey.objects.get(name="backend")
 
@@ -100,7 +164,7 @@ def test_it_never_stores_the_secret(client, manager) -> None:
     assert row is not None
     assert not any(secret in str(value) for value in row)
     assert secret[-4:] == key.last4
-    # The session (stored in the database) holds no secret either.
+    # The session carried it to that one page only: it holds the secret no longer.
     assert secret not in str(dict(client.session))
 
 
@@ -115,7 +179,9 @@ def test_it_shows_an_empty_name_beside_the_field(client, manager) -> None:
 
 def test_it_requires_a_scope(client, manager) -> None:
     response = client.post(keys_url(manager), {"name": "x"})
-    assert field_errors(response, "scopes") == ["Choose at least one scope."]
+    assert field_errors(response, "scopes") == [
+        "Choose at least one scope, or all of the plan's scopes."
+    ]
     assert not ApiKey.objects.exists()
 
 
@@ -144,9 +210,10 @@ def test_it_refuses_bad_model_patterns_and_expiry(client, manager) -> None:
 
 
 def test_it_rotates_a_key_with_the_default_grace(client, manager, key_a) -> None:
-    response = client.post(action_url("key_rotate", manager, key_a.key), {"grace_hours": ""})
+    rotated = client.post(action_url("key_rotate", manager, key_a.key), {"grace_hours": ""})
 
-    assert response.status_code == 200
+    assert rotated.status_code == 302
+    response = client.get(rotated["Location"])
     [secret] = set(secrets_in(response))
     old = ApiKey.objects.get(pk=key_a.key.pk)
     successor = old.replaced_by
@@ -165,11 +232,11 @@ def test_it_rotates_with_a_chosen_grace(client, manager, key_a) -> None:
 
 
 def test_it_rotates_with_no_grace(client, manager, key_a) -> None:
-    response = client.post(action_url("key_rotate", manager, key_a.key), {"grace_hours": "0"})
+    rotated = client.post(action_url("key_rotate", manager, key_a.key), {"grace_hours": "0"})
     old = ApiKey.objects.get(pk=key_a.key.pk)
     assert old.expires_at <= timezone.now()
     assert old.status() == "expired"
-    assert b"old key stopped working now" in response.content
+    assert b"old key stopped working now" in client.get(rotated["Location"]).content
 
 
 def test_it_shows_rotation_errors_on_the_row(client, manager, key_a) -> None:

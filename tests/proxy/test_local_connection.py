@@ -602,3 +602,20 @@ def test_it_is_in_the_openapi_document(client, db) -> None:
     assert {"400", "403", "404"} <= set(operations["put"]["responses"]) | set(
         operations["get"]["responses"]
     )
+
+
+def test_it_rechecks_the_pinned_address_on_every_call_when_the_allowed_networks_shrink(
+    client, settings, loopback_allowed, local_key, upstream_b
+) -> None:
+    connect(client, local_key, {"base_url": upstream_b.url})
+    assert chat(client, local_key).status_code == 200
+    upstream_b.clear()
+
+    settings.LOCAL_UPSTREAM_ALLOWED_CIDRS = ["10.20.0.0/16"]  # the operator tightened them
+    response = chat(client, local_key)
+
+    assert error_of(response) == (403, "address_not_allowed"), response.content
+    assert "127.0.0.1" in response.json()["error"]["message"]
+    assert upstream_b.requests == []  # never reached
+    settings.LOCAL_UPSTREAM_ALLOWED_CIDRS = ["127.0.0.1/32"]
+    assert chat(client, local_key).status_code == 200

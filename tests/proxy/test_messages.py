@@ -107,6 +107,103 @@ def test_it_takes_the_system_prompt_as_an_array_with_cache_control(
     ) + count_tokens("hello")
 
 
+def test_it_takes_a_system_message_inside_messages_in_its_place(anthropic_client, upstream) -> None:
+    """Claude Code's mid-conversation-system beta: `{"role": "system"}` items among the
+    messages (its agent and skill lists), text blocks with cache_control included."""
+    messages = [
+        *user("hello"),
+        {"role": "assistant", "content": "Hi."},
+        *user("list the agents"),
+        {"role": "system", "content": [
+            {"type": "text", "text": "Agents: Reginald.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Skills: none."},
+        ]},
+    ]  # fmt: skip
+    message = anthropic_client.messages.create(
+        model=HAIKU,
+        max_tokens=100,
+        system="You are terse.",
+        messages=messages,
+        extra_headers={"anthropic-beta": "mid-conversation-system-2026-04-07"},
+    )
+
+    assert message.content[0].text
+    sent = upstream.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "system"]
+    assert sent[-1] == {"role": "system", "content": "Agents: Reginald.\nSkills: none."}
+    assert UsageRecord.objects.get().status == 200
+
+
+def test_it_refuses_a_system_message_it_cannot_take_in_anthropics_words(
+    anthropic_client, upstream
+) -> None:
+    """Claude Code retries without its beta when the error says "Unexpected role"."""
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.messages.create(
+            model=HAIKU,
+            max_tokens=100,
+            messages=[*user("hello"), {"role": "system", "content": [image]}],
+        )
+    assert caught.value.body["error"] == {
+        "type": "invalid_request_error",
+        "message": 'messages: Unexpected role "system". The Messages API accepts a top-level '
+        '`system` parameter, not "system" as an input message role.',
+    }
+    assert upstream.requests == []
+
+
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city", "population"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_it_answers_structured_outputs_with_json_text(anthropic_client, upstream, stream) -> None:
+    request = {
+        "model": HAIKU,
+        "max_tokens": 200,
+        "messages": user("The largest city of France?"),
+        "output_config": {"format": {"type": "json_schema", "schema": CITY}},
+    }
+    if stream:
+        with anthropic_client.messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = anthropic_client.messages.create(**request)
+
+    assert [block.type for block in message.content] == ["text"]
+    answer = json.loads(message.content[0].text)
+    assert set(answer) == {"city", "population"}
+    assert isinstance(answer["city"], str) and isinstance(answer["population"], int)
+    sent = upstream.requests[-1]["body"]
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": CITY, "strict": True},
+    }
+
+
+@pytest.mark.parametrize(
+    "output_config, message",
+    [
+        ("json", "output_config: expected an object, got string"),
+        ({"format": {"type": "xml"}}, "output_config.format.type: Input should be 'json_schema'"),
+        ({"format": {"type": "json_schema"}}, "output_config.format.schema: Field required"),
+        ({"format": [1]}, "output_config.format: expected an object, got array"),
+    ],
+)
+def test_it_names_a_faulty_output_format(anthropic_client, output_config, message) -> None:
+    request = {"model": HAIKU, "max_tokens": 5, "messages": user("hi")}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.post(
+            "/v1/messages", body={**request, "output_config": output_config}, cast_to=object
+        )
+    assert caught.value.body["error"]["message"].startswith(message)
+
+
 def test_it_sends_image_blocks_as_image_parts(anthropic_client, upstream) -> None:
     content = [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
@@ -553,7 +650,8 @@ def test_it_raises_the_sdks_rate_limit_error_with_the_limit_headers(
             {"messages": [*user("hi"), {"role": "assistant", "content": "yo"}, *user([{"type": "video"}])]},
             'messages.2.content.0.type: unknown content block type "video"',
         ),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages.0.role: Input should be"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role: Input should be"),
+        ({"messages": [*user("hi"), {"role": "system", "content": [{"type": "image"}]}]}, 'messages: Unexpected role "system"'),
         ({"max_tokens": None}, "max_tokens: Field required"),
         ({"temperature": 1.5}, "temperature: must be between 0 and 1"),
         ({"tools": [{"name": "t"}]}, "tools.0.input_schema: Field required"),

@@ -1,7 +1,8 @@
-"""With the live counters' Redis stopped, the gateway still serves and never overspends: limits
-on each process's own counters, monthly credits and the prepaid balance by conditional UPDATE
-in the database; when Redis is back it catches up on what it missed. (The limits themselves run
-with Redis unreachable in tests/billing/test_limits.py, every test of it.)"""
+"""With the live counters' Redis stopped for every host (LIMITS_OUTAGE_MONEY=database), the
+gateway still serves and never overspends: limits on each process's own counters, monthly
+credits and the prepaid balance by conditional UPDATE in the database; when Redis is back it
+catches up on what it missed. (The limits run with Redis unreachable in
+tests/billing/test_limits.py, every test of it.)"""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ from ..billing.test_ledger import reconciles
 from ..billing.test_limits import principal_on
 from ..conftest import UNREACHABLE_REDIS, _user
 from .test_limits_http import chat, put_on
+
+
+@pytest.fixture(autouse=True)
+def _money_in_the_database(settings) -> None:
+    """The single-host mode, where no host reaches Redis: money is taken in PostgreSQL. (The
+    default refuses it while Redis is unreachable: tests/proxy/test_split_brain.py.)"""
+    settings.LIMITS_OUTAGE_MONEY = "database"
 
 
 def test_it_serves_and_counts_credits_in_the_database_with_redis_stopped(

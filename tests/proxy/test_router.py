@@ -136,7 +136,7 @@ def test_it_shares_cool_down_between_processes(client, key_a, duo, upstream, set
     upstream.configure(status=500)
     chat(client, key_a)
     model = registry.snapshot().resolve("duo", None)
-    order = Router().candidates(model, None)
+    order = Router().candidates(model, None, str(key_a.key.workspace_id))
     assert [d.id for d in order] == [duo[2].pk]
 
 

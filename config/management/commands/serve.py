@@ -20,6 +20,26 @@ from billing.catalog import DEFAULT_CATALOG, apply_file
 from billing.models import Plan
 
 
+def banner(*, demo: bool) -> str:
+    """What a newcomer needs after `make run`: where to sign up, the admin, the docs."""
+    base = settings.PUBLIC_BASE_URL
+    lines = [
+        "",
+        f"Tollgate is up: {base}/  (Ctrl-C to stop)",
+        f"  Sign up:    {base}/accounts/signup/",
+        f"  Dashboard:  {base}/dashboard/",
+        f"  API docs:   {base}/api/v1/docs",
+        f"  Admin:      {base}/admin/  (an operator account first: "
+        ".venv/bin/python manage.py createsuperuser)",
+    ]
+    if demo:
+        lines += [
+            "  Models:     the demo upstream answers with placeholder words, not a real model;",
+            "              set OLLAMA_BASE_URL to your Ollama server for real answers.",
+        ]
+    return "\n".join([*lines, ""])
+
+
 class Command(BaseCommand):
     help = "Run web + worker (+ demo upstream) in the foreground; Ctrl-C stops them all."
 
@@ -72,7 +92,7 @@ class Command(BaseCommand):
         }
         for name, process in processes.items():
             self.stdout.write(f"started {name} (pid {process.pid})")
-        self.stdout.write(f"Tollgate is up: {settings.PUBLIC_BASE_URL}/  (Ctrl-C to stop)")
+        self.stdout.write(banner(demo="demo-upstream" in processes))
         stopping = False
 
         def stop(*_: Any) -> None:
