@@ -335,6 +335,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVERS": [{"url": PUBLIC_BASE_URL}],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "finetune.schema.offered_methods",  # `lora` only where a trainer is configured
+    ],
 }
 
 # How long a process trusts its own copy of a key's authentication (seconds). Revocation and

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,8 +24,27 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats (and cancellation checks) of a running job
 
 
+LOCKED_TRIES = 20
+
+
+def retry_locked(write: Callable[[], Any]) -> Any:
+    """A write retried a few times while the database reports a lock (SQLite, in the embedded
+    mode and the tests, refuses a write during another connection's read): a long run's outcome
+    must not be lost to one."""
+    for attempt in range(LOCKED_TRIES):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == LOCKED_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
 def append_log(job_id: Any, message: str, level: str = "info", data: Any = None) -> None:
-    LogLine.objects.create(job_id=job_id, level=level, message=message, data=data)
+    retry_locked(
+        lambda: LogLine.objects.create(job_id=job_id, level=level, message=message, data=data)
+    )
 
 
 def finish(
@@ -35,7 +55,10 @@ def finish(
     jobs = Job.objects.filter(pk=job_id, state=leaving)
     if when is not None:
         jobs = jobs.filter(when)
-    return bool(jobs.update(state=state, finished_at=timezone.now(), heartbeat_at=None, **fields))
+    now = timezone.now()
+    return bool(
+        retry_locked(lambda: jobs.update(state=state, finished_at=now, heartbeat_at=None, **fields))
+    )
 
 
 class StoredDataset:

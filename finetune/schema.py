@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
@@ -31,6 +33,25 @@ def _hyper(name: str, field: type = serializers.IntegerField) -> serializers.Fie
         help_text=f"lora only: {spec.help}; {spec.describe().removeprefix('expected ')}, "
         f"default {spec.default}",
     )
+
+
+def offered_methods(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular hook: a job's `method` offers only the methods this deployment has a
+    trainer for (`lora` only where one is configured)."""
+    from .trainers import trainer_configured
+
+    offered = [m for m in ("modelfile", "lora") if trainer_configured(m)]
+    job = result.get("components", {}).get("schemas", {}).get("JobCreateRequest", {})
+    method = job.get("properties", {}).get("method")
+    if method is not None:
+        description = method.get("description", "").split("\n\n* ", 1)[0]
+        job["properties"]["method"] = {
+            "type": "string",
+            "enum": offered,
+            "default": "modelfile",
+            "description": description,
+        }
+    return result
 
 
 class DatasetCreate(serializers.Serializer):

@@ -40,7 +40,7 @@ import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
@@ -49,6 +49,7 @@ from proxy.errors import ApiError
 
 from .. import hyperparameters
 from ..models import Job, State
+from ..runner import retry_locked
 from ..weights import base_weights
 from . import JobLog, Stopped, TrainingData, TrainingError
 
@@ -57,7 +58,6 @@ IGNORE = -100  # the label of a token the loss does not count
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 HEARTBEAT_EVERY = 1.0
-WRITE_TRIES = 20
 WARMUP_SHARE = 0.05
 
 
@@ -130,17 +130,14 @@ def collate(group: list[Example], pad_id: int, device: str) -> dict[str, torch.T
 
 
 def written(write: Callable[[], Any], lock: threading.Lock) -> Any:
-    """A database write of the run, one at a time with the heartbeat's, retried a few times if
-    the database reports a lock (SQLite: the embedded mode and the tests)."""
-    for attempt in range(WRITE_TRIES):
-        try:
-            with lock:
-                return write()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == WRITE_TRIES - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    return None
+    """A database write of the run, one at a time with the heartbeat's, retried while the
+    database reports a lock (SQLite)."""
+
+    def locked() -> Any:
+        with lock:
+            return write()
+
+    return retry_locked(locked)
 
 
 class Heartbeat(threading.Thread):

@@ -155,6 +155,7 @@ def test_it_trains_a_real_adapter_registers_it_and_chats(
 
 
 def job_state_in(job_id: str, *states: str) -> bool:
+    time.sleep(0.5)  # a read now and then: SQLite's shared cache refuses writes during one
     return Job.objects.get(pk=job_id).state in states
 
 
