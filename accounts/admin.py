@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing.ledger import grant
 
-from .models import Invitation, Membership, User, Workspace
+from .models import Invitation, Membership, PlanRequest, User, Workspace
 from .team import revoke_invitations
 
 
@@ -179,3 +179,23 @@ class InvitationAdmin(admin.ModelAdmin):
             + ".",
             messages.SUCCESS if outcome.revoked else messages.WARNING,
         )
+
+
+@admin.register(PlanRequest)
+class PlanRequestAdmin(admin.ModelAdmin):
+    """Customers' requests for another plan (the billing page's "Request this plan"): change
+    the workspace's subscription, then mark the request handled."""
+
+    list_display = ["workspace", "current_plan", "plan", "requested_by", "created_at", "handled_at"]
+    list_filter = [("handled_at", admin.EmptyFieldListFilter), "plan"]
+    search_fields = ["workspace__name", "workspace__slug", "requested_by__email"]
+    readonly_fields = ["workspace", "plan", "current_plan", "requested_by", "message", "created_at"]
+    actions = ["mark_handled"]
+
+    @admin.action(description="Mark the selected requests handled")
+    def mark_handled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = queryset.filter(handled_at__isnull=True).update(handled_at=timezone.now())
+        self.message_user(request, f"{done} request(s) marked handled.", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

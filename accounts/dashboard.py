@@ -76,6 +76,8 @@ class WorkspaceMixin(LoginRequiredMixin):
         return model.objects.get_owned(self.workspace, **lookup)  # type: ignore[attr-defined]
 
     def workspace_context(self) -> dict[str, Any]:
+        from billing.alerts import alert_for
+
         subscription = getattr(self.workspace, "subscription", None)
         return {
             "workspace": self.workspace,
@@ -83,6 +85,7 @@ class WorkspaceMixin(LoginRequiredMixin):
             "can_manage": self.membership.can_manage,
             "subscription": subscription,
             "plan": subscription.plan if subscription else None,
+            "usage_alert": alert_for(self.workspace),  # the banner at 80 % and 100 %
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -20,6 +20,11 @@ urlpatterns = [
     path("w/<slug:slug>/", views.WorkspaceHomeView.as_view(), name="workspace"),
     path("w/<slug:slug>/keys/", key_views.KeyListView.as_view(), name="keys"),
     path("w/<slug:slug>/billing/", billing_views.BillingView.as_view(), name="billing"),
+    path(
+        "w/<slug:slug>/billing/plan-request/",
+        billing_views.PlanRequestView.as_view(),
+        name="plan_request",
+    ),
     path("w/<slug:slug>/usage/", usage_views.UsageView.as_view(), name="usage"),
     path("w/<slug:slug>/playground/", gateway_views.PlaygroundView.as_view(), name="playground"),
     path(
@@ -32,6 +37,11 @@ urlpatterns = [
         "w/<slug:slug>/finetune/jobs/<str:job_id>/",
         finetune_views.JobProgressView.as_view(),
         name="finetune_job",
+    ),
+    path(
+        "w/<slug:slug>/finetune/jobs/<str:job_id>/register/",
+        finetune_views.JobRegisterPageView.as_view(),
+        name="finetune_register",
     ),
     path("w/<slug:slug>/agents/", agent_views.AgentsPage.as_view(), name="agents"),
     path("w/<slug:slug>/agents/<uuid:agent_id>/", agent_views.AgentPage.as_view(), name="agent"),

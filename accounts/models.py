@@ -137,3 +137,51 @@ class Invitation(models.Model):
         if self.expires_at <= (now or timezone.now()):
             return "expired"
         return "pending"
+
+
+class PlanRequest(models.Model):
+    """A workspace's owner or admin asks the operator for another plan (the billing page's
+    "Request this plan"). The operator sees it in the admin and gets an e-mail."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey("billing.Plan", on_delete=models.CASCADE, related_name="+")
+    current_plan = models.ForeignKey(
+        "billing.Plan", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True, help_text="when the operator acted")
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} asks for {self.plan}"
+
+
+class UsageAlert(models.Model):
+    """An alert sent once per workspace, period and threshold (80 % or 100 % of the month's
+    credits, or of the prepaid balance since its last top-up)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10)  # "credits" or "balance"
+    threshold = models.PositiveSmallIntegerField()  # percent
+    period_start = models.DateTimeField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "kind", "threshold", "period_start"], name="one_alert_each"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: {self.threshold}% of {self.kind}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ from proxy.models import Deployment, Upstream
 
 from .ledger import generate_codes
 from .models import (
+    SCOPES,
+    TIERS,
     Balance,
     CatalogSetting,
     LedgerEntry,
@@ -38,20 +41,118 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+SCOPE_LABELS = {
+    "chat": "chat — chat and completions",
+    "chat_agent": "chat_agent — agents",
+    "chat_agent_train": "chat_agent_train — fine-tuning",
+    "local_model_access": "local_model_access — the workspace's own Ollama",
+}
+UNLIMITED = "Blank = unlimited."
+LIMITS = ("monthly_credits", "requests_per_5h", "requests_per_week", "rpm", "tpm")
+
+
+def catalog_model_names() -> list[str]:
+    from proxy.models import Model
+
+    return list(
+        Model.objects.filter(workspace=None).order_by("name").values_list("name", flat=True)
+    )
+
+
+class PlanAdminForm(forms.ModelForm):
+    """Scopes and tiers as checkboxes, models as a pick-list of the catalog's models plus any
+    glob patterns, and each limit saying that blank means unlimited."""
+
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(scope, SCOPE_LABELS.get(scope, scope)) for scope in SCOPES],
+        required=False,
+        help_text="What the plan's keys may do.",
+    )
+    tiers = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(tier, tier) for tier in TIERS],
+        required=False,
+        help_text="None checked = every tier.",
+    )
+    models = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Models",
+        help_text="None checked and no pattern = every model of the catalog.",
+    )
+    more_patterns = forms.CharField(
+        required=False,
+        label="More model patterns",
+        help_text="Comma-separated glob patterns, e.g. llama3*, qwen2.5:*",
+    )
+
+    class Meta:
+        model = Plan
+        fields = [
+            "code", "name", "description", "is_public", "order", "scopes", "tiers",
+            "monthly_credits", "requests_per_5h", "requests_per_week", "rpm", "tpm",
+            "max_concurrency", "monthly_price", "prepaid", "signup_balance",
+        ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = catalog_model_names()
+        self.fields["models"].choices = [(name, name) for name in names]
+        patterns = list(self.instance.model_patterns or []) if self.instance.pk else []
+        self.initial.setdefault("models", [p for p in patterns if p in names])
+        self.initial.setdefault("more_patterns", ", ".join(p for p in patterns if p not in names))
+        for name in LIMITS:
+            self.fields[name].help_text = UNLIMITED
+        self.fields["max_concurrency"].help_text = "Calls at once. " + UNLIMITED
+        self.fields["monthly_price"].help_text = "Blank = price on request (not shown)."
+
+    def clean_more_patterns(self) -> list[str]:
+        raw = self.cleaned_data.get("more_patterns") or ""
+        patterns = [p.strip() for p in raw.split(",") if p.strip()]
+        bad = [p for p in patterns if not re.fullmatch(r"[A-Za-z0-9._:/*?\[\]!-]{1,100}", p)]
+        if bad:
+            raise forms.ValidationError(f"“{bad[0][:40]}” is not a model name or glob pattern.")
+        return patterns
+
+    def save(self, commit: bool = True) -> Plan:
+        plan = super().save(commit=False)
+        chosen = [*self.cleaned_data.get("models", []), *self.cleaned_data["more_patterns"]]
+        plan.model_patterns = list(dict.fromkeys(chosen))
+        if commit:
+            plan.save()
+        return plan
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanAdminForm
     list_display = [
-        "code", "name", "scopes", "monthly_credits", "requests_per_5h", "requests_per_week",
+        "code", "name", "scope_list", "monthly_credits", "requests_per_5h", "requests_per_week",
         "rpm", "tpm", "max_concurrency", "prepaid", "is_public", "order", "subscriptions",
     ]  # fmt: skip
     list_editable = ["rpm", "tpm", "max_concurrency", "is_public", "order"]
     list_filter = ["prepaid", "is_public"]
     search_fields = ["code", "name"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "description", "is_public", "order"]}),
+        ("What it includes", {"fields": ["scopes", "models", "more_patterns", "tiers"]}),
+        ("Limits", {"fields": [*LIMITS, "max_concurrency"]}),
+        ("Price", {"fields": ["monthly_price", "prepaid", "signup_balance"]}),
+    ]
+
+    class Media:
+        css = {"all": ["css/admin_plans.css"]}  # the code column stays in view while scrolling
+
     # Saving a plan (here or in the list) orphans every cached authentication (billing.signals):
     # the gateway enforces the new limits within API_KEY_LOCAL_CACHE_SECONDS in every process.
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
         return super().get_queryset(request).annotate(subscribers=Count("subscriptions"))
+
+    @admin.display(description="scopes")
+    def scope_list(self, plan: Plan) -> str:
+        return ", ".join(plan.scopes) or "—"
 
     @admin.display(description="subscriptions", ordering="subscribers")
     def subscriptions(self, plan: Plan) -> int:

@@ -8,12 +8,13 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#4b5563")
 MUTED = "#9ca3af"  # "other" and refused calls
 WIDTH, HEIGHT = 600, 160
 
-Series = dict[str, dict[dt.date, float]]
+Series = dict[str, dict[Any, float]]
 
 
 @dataclass
@@ -61,14 +62,20 @@ class Chart:
         return not self.bars and not self.lines
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value` (the axis' top)."""
+def day_label(day: Any) -> str:
+    return f"{day:%d %b}"
+
+
+def nice_ceiling(value: float, *, integer: bool = False) -> float:
+    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value`; for counts, the
+    smallest 2, 4, 6, 8 or 10 × 10ⁿ, so that its middle tick is a whole number too."""
     if value <= 0:
-        return 1
+        return 2 if integer else 1
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    steps = (2, 4, 6, 8, 10) if integer else (1, 2, 2.5, 5, 10)
+    for step in steps:
         if value <= step * power:
-            return step * power
+            return max(step * power, 2) if integer else step * power
     return 10 * power
 
 
@@ -115,9 +122,13 @@ def stacked(
     fmt: Callable[[float], str] = plain_number,
     muted: tuple[str, ...] = (),
     limit: int = 6,
+    integer: bool = True,
+    colors: dict[str, str] | None = None,
+    slot_label: Callable[[Any], str] = day_label,
 ) -> Chart:
-    """Per-day bars stacked by series, the largest first; beyond `limit` series, "other"."""
-    chart = Chart(title, unit, f"{dates[0]:%d %b}", f"{dates[-1]:%d %b}")
+    """Per-day bars stacked by series, the largest first; beyond `limit` series, "other".
+    `dates` may be other slots (minutes) with their `slot_label`; `colors` fixes some series'."""
+    chart = Chart(title, unit, slot_label(dates[0]), slot_label(dates[-1]))
     order = sorted(series, key=lambda name: -sum(series[name].values()))
     if len(order) > limit:
         kept, rest = order[: limit - 1], order[limit - 1 :]
@@ -127,12 +138,12 @@ def stacked(
                 other[day] = other.get(day, 0) + value
         series = {**{name: series[name] for name in kept}, "other": other}
         order, muted = [*kept, "other"], (*muted, "other")
-    colors = colors_for(order, muted)
+    colors = {**colors_for(order, muted), **(colors or {})}
     totals = [sum(series[name].get(day, 0) for name in order) for day in dates]
     chart.peak, chart.total = max(totals, default=0), sum(totals)
     if not chart.peak:
         return chart
-    top = nice_ceiling(chart.peak)
+    top = nice_ceiling(chart.peak, integer=integer)
     _axis(chart, top, fmt)
     slot = chart.width / len(dates)
     chart.bar_width = round(max(slot - 2, 1), 1)
@@ -151,7 +162,7 @@ def stacked(
                     round(base, 1),
                     round(height, 1),
                     colors[name],
-                    f"{day:%d %b}: {fmt(value)} {unit}, {name}",
+                    f"{slot_label(day)}: {fmt(value)} {unit}, {name}",
                 )
             )
     chart.legend = [(name, colors[name]) for name in order if sum(series[name].values())]
@@ -171,7 +182,7 @@ def lines(
     chart.peak = max((v for values in series.values() for v in values.values()), default=0)
     if not chart.peak:
         return chart
-    top = nice_ceiling(chart.peak)
+    top = nice_ceiling(chart.peak, integer=True)
     _axis(chart, top, fmt)
     slot = chart.width / len(dates)
     usable = chart.height - 4

@@ -170,12 +170,17 @@ def _write(client: Any, entries: list[tuple[Any, Any]]) -> int:
     except Exception as exc:
         log.warning("usage batch refused (%s); writing it record by record", _reason(exc))
         fields_of = dict(entries)
+        database_checked = False
         for entry_id, payload in readable:
             try:
                 write_now([payload])
             except UNAVAILABLE:
                 raise
             except Exception as exc:
+                if not database_checked:
+                    if not _database_answers():  # the database went away: not the record
+                        raise
+                    database_checked = True
                 refused.append((entry_id, fields_of[entry_id], _reason(exc)))
     ids = [entry_id for entry_id, _ in entries]
     order = {entry_id: index for index, entry_id in enumerate(ids)}
@@ -197,6 +202,19 @@ def _write(client: Any, entries: list[tuple[Any, Any]]) -> int:
 
         metrics.usage_dead_lettered(len(refused))
     return len(entries)
+
+
+def _database_answers() -> bool:
+    """A record failed: is the database there (so the record is at fault)? Any error a pool or
+    driver raises without saying "unavailable" (a pool timeout, a reset) counts as not."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 def _reason(exc: BaseException) -> str:

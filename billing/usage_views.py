@@ -7,7 +7,9 @@ turned into the API's parameters and goes through `parse_usage_query`, `matching
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -21,6 +23,7 @@ from accounts.dashboard import WorkspaceMixin
 from keys.models import ApiKey
 from proxy.errors import ApiError
 
+from . import usage_charts
 from .usage_api import (
     DEFAULT_DAYS,
     MAX_DAYS,
@@ -33,6 +36,16 @@ from .usage_api import (
 )
 
 PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Row:
+    record: Any
+    key: ApiKey | None
+    endpoint: str  # readable
+    list_price: Decimal
+
+
 # the API's parameter → the form field that sets it
 FIELD_OF_PARAM = {"from": "since", "to": "until", "model": "model", "key": "key"}
 FIELD_OF_PARAM |= {"endpoint": "endpoint", "status": "status"}
@@ -60,6 +73,7 @@ class UsageFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), ("ok", "OK"), ("error", "Error")],
     )
+    by = forms.ChoiceField(label="Charts by", required=False, choices=usage_charts.BY_CHOICES)
 
     def __init__(
         self,
@@ -74,7 +88,10 @@ class UsageFilterForm(forms.Form):
         self.fields["model"].choices = [("", "Any model"), *_options(models, chosen["model"])]
         self.fields["endpoint"].choices = [
             ("", "Any endpoint"),
-            *_options(endpoints, chosen["endpoint"]),
+            *[
+                (name, usage_charts.endpoint_name(name))
+                for name, _ in _options(endpoints, chosen["endpoint"])
+            ],
         ]
         self.fields["key"].choices = [("", "Any key")] + [
             (str(k.pk), f"{k.name} ({k.display})") for k in keys
@@ -150,9 +167,33 @@ class UsageView(UsagePageMixin, TemplateView):
         records = matching_records(workspace_id, query).order_by("-started_at", "-id")
         page: Page = Paginator(records, PAGE_SIZE).get_page(self.request.GET.get("page"))
         keys = {k.pk: k for k in ApiKey.objects.for_workspace(self.workspace)}
+        prices = usage_charts.list_prices(r.served_model for r in page.object_list)
+        by = form.cleaned_data.get("by") or "model"
+        charts = usage_charts.usage_charts(
+            matching_records(workspace_id, query),
+            query.start,
+            query.end,
+            by,
+            {pk: key.name for pk, key in keys.items()},
+        )
         context.update(
             page=page,
-            rows=[(record, keys.get(record.key_id)) for record in page.object_list],
+            rows=[
+                Row(
+                    record,
+                    keys.get(record.key_id),
+                    usage_charts.endpoint_name(record.endpoint),
+                    usage_charts.list_price(
+                        record.prompt_tokens,
+                        record.completion_tokens,
+                        prices.get(record.served_model),
+                    ),
+                )
+                for record in page.object_list
+            ],
+            charts=charts,
+            charts_by=usage_charts.BY[by],
+            list_price_total=sum((c.total for c in charts if c.title == "Cost at list price"), 0.0),
             totals=usage_report(workspace_id, query)["totals"],
             range_start=query.start,
             range_end=query.end - timedelta(microseconds=1),

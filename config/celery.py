@@ -13,7 +13,11 @@ app.autodiscover_tasks()
 
 # The beat's housekeeping runs every 15-30 s; its "sending due task", "received" and
 # "succeeded" lines would bury everything else `make run` prints. Warnings and errors stay.
-HOUSEKEEPING_TASKS = ("billing.sweep_lost_streams", "finetune.reap_stale_jobs")
+HOUSEKEEPING_TASKS = (
+    "billing.sweep_lost_streams",
+    "finetune.reap_stale_jobs",
+    "accounts.send_usage_alerts",
+)
 
 
 class HousekeepingFilter(logging.Filter):

@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-finetune-jobs": {"task": "finetune.reap_stale_jobs", "schedule": 30.0},
     # A stream whose web process died is settled and recorded as incomplete (billing/lost_streams).
     "sweep-lost-streams": {"task": "billing.sweep_lost_streams", "schedule": 15.0},
+    # E-mails at 80 % and 100 % of a workspace's credits or prepaid balance (billing.alerts).
+    "send-usage-alerts": {"task": "accounts.send_usage_alerts", "schedule": 300.0},
     # Stored Responses API answers older than RESPONSES_RETENTION_DAYS are deleted.
     "purge-stored-responses": {"task": "proxy.purge_stored_responses", "schedule": 3600.0},
 }

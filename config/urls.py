@@ -17,7 +17,7 @@ from billing.urls import billing_api_patterns
 from finetune.urls import finetune_api_patterns
 from keys.api import KeyInfoView
 from proxy.local_api import local_api_patterns
-from proxy.status import status_view
+from proxy.status import dead_letters_view, status_view
 from proxy.urls import api_v1_patterns, root_patterns, v1_patterns
 from proxy.views import unknown_api_path
 
@@ -71,6 +71,11 @@ urlpatterns = [
     path("dashboard/", include("accounts.dashboard_urls")),
     path("invite/<str:token>/", InvitationView.as_view(), name="invitation"),
     path("admin/status/", admin.site.admin_view(status_view), name="operator-status"),
+    path(
+        "admin/status/dead-letters/",
+        admin.site.admin_view(dead_letters_view),
+        name="operator-dead-letters",
+    ),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api/)?v1/(?P<rest>.*)$", unknown_api_path),  # last: API 404s stay JSON
     re_path(r"^api/(?P<rest>.*)$", unknown_api_path),  # Ollama's /api/… included

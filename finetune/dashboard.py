@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import TemplateView
@@ -20,6 +20,7 @@ from django.views.generic import TemplateView
 from accounts.dashboard import WorkspaceMixin
 from billing import metering
 from billing.metering import Call
+from billing.services import catalog_settings
 from config import limits
 from keys.authentication import workspace_principal
 from keys.principal import Principal
@@ -27,10 +28,9 @@ from proxy.errors import ApiError
 from proxy.pipeline import visible_models
 
 from . import services
-from .api import DIGITS, iso, job_object
+from .api import DIGITS, default_model_name, iso, job_object
 from .datasets import DatasetInvalid, check_bytes, parse_jsonl
 from .models import Dataset, Job, Method
-from .trainers import trainer_configured
 
 SCOPE = "chat_agent_train"
 
@@ -42,10 +42,27 @@ class UploadForm(forms.Form):
     )
 
 
+def available_methods() -> list[tuple[str, str]]:
+    """The methods this deployment can run (a trainer is configured for them)."""
+    trainers = settings.FINETUNE_TRAINERS
+    return [(value, label) for value, label in Method.choices if trainers.get(value)]
+
+
+def credit_costs() -> dict[str, int]:
+    """What each of the page's actions costs in credits (the catalog's endpoint_credits)."""
+    credits = catalog_settings().get("endpoint_credits") or {}
+    cost = {name: int(credits.get(name, 0)) for name in CHARGED}
+    cost["train"] = cost["job_create"] + cost["job_start"]
+    return cost
+
+
+CHARGED = ("dataset_create", "job_create", "job_start", "job_register")
+
+
 class TrainForm(forms.Form):
     dataset = forms.ChoiceField()
     base_model = forms.ChoiceField(label="Base model")
-    method = forms.ChoiceField(choices=Method.choices, initial=Method.MODELFILE)
+    method = forms.ChoiceField(initial=Method.MODELFILE)
 
     def __init__(
         self, *args: Any, datasets: list[Dataset], models: list[str], **kwargs: Any
@@ -55,9 +72,11 @@ class TrainForm(forms.Form):
             (str(d.pk), f"{d.title} ({d.records} records)") for d in datasets
         ]
         self.fields["base_model"].choices = [(m, m) for m in models]
-        self.fields["method"].choices = [  # lora only where a trainer is configured
-            (value, label) for value, label in Method.choices if trainer_configured(value)
-        ]
+        self.fields["method"].choices = available_methods()
+
+
+class RegisterForm(forms.Form):
+    model_name = forms.CharField(max_length=200, label="Model name")
 
 
 def with_loss_curve(job: dict[str, Any], width: int = 300, height: int = 60) -> dict[str, Any]:
@@ -127,13 +146,24 @@ class FinetunePage(WorkspaceMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         datasets = list(Dataset.objects.for_workspace(self.workspace)[:50])
+        jobs = list(Job.objects.for_workspace(self.workspace).select_related("dataset")[:50])
         context.update(
             allowed=self.allowed(),
             datasets=datasets,
             jobs=[
-                with_loss_curve(job_object(j))
-                for j in Job.objects.for_workspace(self.workspace)[:50]
+                with_loss_curve(
+                    {
+                        **job_object(job),
+                        "dataset": job.dataset,
+                        "created": job.created_at,
+                        "started": job.started_at,
+                        "finished": job.finished_at,
+                        "defaultName": default_model_name(job),
+                    }
+                )
+                for job in jobs
             ],
+            costs=credit_costs(),
             upload_form=kwargs.get("upload_form") or UploadForm(),
             train_form=kwargs.get("train_form")
             or TrainForm(datasets=datasets, models=self.trainable_models()),
@@ -202,6 +232,37 @@ class FinetunePage(WorkspaceMixin, TemplateView):
             )
         messages.success(request, "Training started; follow it below.")
         return redirect("dashboard:finetune", slug=self.workspace.slug)
+
+
+class JobRegisterPageView(WorkspaceMixin, View):
+    """POST: register a succeeded job as the workspace's model, from the page (the session, no
+    key), charged like POST /api/v1/finetune/jobs/{id}/register."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, slug: str, job_id: str) -> HttpResponse:
+        principal = workspace_principal(self.workspace)
+        page = redirect("dashboard:finetune", slug=self.workspace.slug)
+        if SCOPE not in principal.scopes:
+            messages.error(request, "Your plan does not include fine-tuning.")
+            return page
+        form = RegisterForm(request.POST)
+        try:
+            job = services.owned(Job.objects, str(self.workspace.pk), job_id, "job")
+            name = form.data.get("model_name", "").strip() or default_model_name(job)
+            with charged(principal, "job_register"):
+                model = services.register_job(job, services.check_model_name(name))
+        except ApiError as error:
+            if error.status == 404:
+                raise Http404("No such job.") from error
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                f"Registered as “{model.name}”: call it by that name, or try it in the playground.",
+            )
+        page["Location"] += f"#job-{job_id}"
+        return page
 
 
 class JobProgressView(WorkspaceMixin, View):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from proxy.providers.base import http, timeout_for
+from proxy.providers.base import UpstreamFailure, http, timeout_for
+from proxy.providers.openai import read_answer
 from proxy.registry import UpstreamInfo
 from proxy.router import router
 
@@ -22,37 +23,37 @@ class OllamaMissing(OllamaError):
 
 
 def _request(
-    upstream: UpstreamInfo,
-    method: str,
-    path: str,
-    body: dict | bytes | None,
-    timeout: float,
-    accept: tuple[int, ...] = (),
-) -> Any:
-    """The answer; an OllamaError for a failure or a status of 300 and above (unless in
-    `accept`)."""
+    upstream: UpstreamInfo, method: str, path: str, body: dict | bytes | None, timeout: float
+) -> bytes:
+    """The answer's body, read within the upstream's answer caps (a customer's server is
+    capped tighter: proxy.providers.base.caps_for). `body`: JSON, or a blob's bytes."""
     picked = router.pick_key(upstream)
-    if isinstance(body, bytes | type(None)):
-        headers, data = {"Content-Type": "application/octet-stream"}, body
+    if isinstance(body, bytes | None):
+        headers, payload = {"Content-Type": "application/octet-stream"}, body
     else:
-        headers, data = {"Content-Type": "application/json"}, json.dumps(body).encode()
+        headers, payload = {"Content-Type": "application/json"}, json.dumps(body).encode()
     if picked and picked[1]:
         headers["Authorization"] = f"Bearer {picked[1]}"
+    url = f"{upstream.base_url}{path}"
     try:
         response = http().request(
             method,
-            f"{upstream.base_url}{path}",
-            body=data,
+            url,
+            body=payload,
             headers=headers,
             timeout=timeout_for(timeout),
             redirect=False,
+            preload_content=False,
         )
+        data = read_answer(response, url)
+    except UpstreamFailure as exc:
+        raise OllamaError(f"{path} failed ({exc.message})") from exc
     except Exception as exc:  # any network failure is reported the same way
         raise OllamaError(f"{path} failed ({type(exc).__name__})") from exc
-    if response.status >= 300 and response.status not in accept:
+    if response.status >= 300:
         failure = OllamaMissing if response.status == 404 else OllamaError
-        raise failure(f"{path} answered {response.status}: {_message(response.data)}")
-    return response
+        raise failure(f"{path} answered {response.status}: {_message(data)}")
+    return data
 
 
 def _message(data: bytes) -> str:
@@ -64,8 +65,11 @@ def _message(data: bytes) -> str:
 
 def has_blob(upstream: UpstreamInfo, digest: str) -> bool:
     """HEAD /api/blobs/sha256:<hex>: 200 if the server has the blob, 404 if not."""
-    response = _request(upstream, "HEAD", f"/api/blobs/{digest}", None, upstream.timeout, (404,))
-    return response.status == 200
+    try:
+        _request(upstream, "HEAD", f"/api/blobs/{digest}", None, upstream.timeout)
+    except OllamaMissing:
+        return False
+    return True
 
 
 def push_blob(upstream: UpstreamInfo, digest: str, data: bytes) -> None:
@@ -89,9 +93,9 @@ def create(
             body[field] = artifact[field]
     if adapters:
         body["adapters"] = adapters
-    response = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
+    data = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
     try:
-        status = json.loads(response.data).get("status")
+        status = json.loads(data).get("status")
     except (ValueError, AttributeError):
         status = None
     if status != "success":
@@ -99,9 +103,9 @@ def create(
 
 
 def show(upstream: UpstreamInfo, name: str) -> dict[str, Any]:
-    response = _request(upstream, "POST", "/api/show", {"model": name}, upstream.timeout)
+    data = _request(upstream, "POST", "/api/show", {"model": name}, upstream.timeout)
     try:
-        return json.loads(response.data)
+        return json.loads(data)
     except ValueError as exc:
         raise OllamaError("/api/show answered with invalid JSON") from exc
 

@@ -142,7 +142,10 @@ def run_job(job_id: Any) -> None:
             run(f"Failed: {message}", "error")
         return
     if finish(job.pk, State.SUCCEEDED, artifact=artifact, progress=100):
-        run("Succeeded: register the result with POST /api/v1/finetune/jobs/{id}/register.")
+        run(
+            "Succeeded: register the result on the Fine-tune page, or with "
+            f"POST /api/v1/finetune/jobs/{job.pk}/register."
+        )
     else:
         run("Finished after the job was stopped; the result is discarded.", "warning")
 

@@ -122,6 +122,12 @@ def _flatten_validation(detail: Any, path: str = "") -> str:
     return f"{path}: {detail}" if path else str(detail)
 
 
+# Errors a retry of the same request cannot mend: they say so (`x-should-retry: false`, which the
+# anthropic and openai SDKs honour), and the SDKs and Claude Code stop at once instead of
+# retrying for minutes (Claude Code retries a 401 ten times otherwise).
+FINAL_STATUSES = frozenset({400, 401, 402, 403, 404, 405, 413, 422})
+
+
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
     """DRF's EXCEPTION_HANDLER: every API error in the endpoint's format (OpenAI by default)."""
     error = as_api_error(exc)
@@ -132,4 +138,7 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRespon
         )
     view = context.get("view")
     render = getattr(view, "render_error", None)
-    return render(error) if render else openai_response(error)
+    response = render(error) if render else openai_response(error)
+    if error.status in FINAL_STATUSES:
+        response["x-should-retry"] = "false"
+    return response

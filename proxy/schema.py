@@ -346,6 +346,12 @@ class AnthropicError(serializers.Serializer):
     error = AnthropicErrorDetail()
 
 
+ErrorAnyShape = PolymorphicProxySerializer(
+    component_name="OpenAIOrAnthropicError",
+    serializers=[OpenAIError, AnthropicError],
+    resource_type_field_name=None,
+)
+
 ANTHROPIC_SSE_DESCRIPTION = (
     "With stream: true, Anthropic's server-sent events: message_start, content_block_start, ping, "
     "content_block_delta (text_delta, input_json_delta, thinking_delta), content_block_stop, "
@@ -475,6 +481,13 @@ ERRORS = catalogue(
     ApiError(504, "upstream_timeout", "The upstream serving llama3.2 did not answer in time."),
 )
 
+# The 400 of the model list's pages (Anthropic's limit, after_id, before_id).
+BAD_MODEL_PAGE = ApiError(
+    400,
+    "invalid_request_error",
+    "limit: Input should be an integer between 1 and 1000",
+    param="limit",
+)
 # The 400 of the endpoints whose body has no `messages`.
 PROMPT_REQUIRED = ApiError(400, "invalid_request_error", "prompt: is required", param="prompt")
 INPUT_REQUIRED = ApiError(400, "invalid_request_error", "input: is required", param="input")
@@ -507,6 +520,26 @@ def error_responses(
             examples=[OpenApiExample(e.code, value=render(e)) for e in found],
         )
         for status, found in sorted(by_status.items())
+    }
+
+
+def either_error_responses(*errors: int | str | ApiError) -> dict[int, OpenApiResponse]:
+    """The errors of an endpoint that answers in OpenAI's shape, or Anthropic's when the client
+    sends `anthropic-version` (the model list): both shapes, an example of each per code."""
+    openai, anthropic = error_responses(*errors), anthropic_error_responses(*errors)
+    return {
+        status: OpenApiResponse(
+            ErrorAnyShape,
+            description=f"{response.description}; in Anthropic's shape with anthropic-version",
+            examples=[
+                *response.examples,
+                *(
+                    OpenApiExample(f"{e.name} (anthropic-version)", value=e.value)
+                    for e in anthropic[status].examples
+                ),
+            ],
+        )
+        for status, response in openai.items()
     }
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from billing import usage_queue
@@ -194,17 +194,42 @@ def router_state() -> dict[str, Any]:
 
 def status_view(request: HttpRequest) -> HttpResponse:
     """/admin/status/ — wrapped in admin.site.admin_view (staff only) in config/urls.py."""
+    from .status_charts import calls_per_minute
+
     now = timezone.now()
+    rows = traffic(now)
     context = {
         **admin.site.each_context(request),
         "title": "Gateway status",
         "subtitle": None,
         "now": now,
         "windows": WINDOWS,
-        "rows": traffic(now),
+        "rows": rows,
+        "charts": calls_per_minute(rows, now),
         "errors": errors_by_code(now),
         **router_state(),
         "dead_letter_count": usage_queue.dead_letter_count(),
         "dead_letters": usage_queue.dead_letters(20),
     }
     return render(request, "admin/operator_status.html", context)
+
+
+def dead_letters_view(request: HttpRequest) -> HttpResponse:
+    """POST /admin/status/dead-letters/ (staff): `action` replay or drop, for the dead letter
+    `id`, or for all of them without one; back to the status page with what happened."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    action = request.POST.get("action")
+    ids = [request.POST["id"]] if request.POST.get("id") else None
+    if action == "replay":
+        written, refused = usage_queue.replay_dead_letters(ids)
+        level = messages.WARNING if refused else messages.SUCCESS
+        messages.add_message(
+            request, level, f"{written} usage record(s) written, {refused} refused again."
+        )
+    elif action == "drop":
+        dropped = usage_queue.drop_dead_letters(ids)
+        messages.warning(request, f"{dropped} usage record(s) dropped for good.")
+    else:
+        messages.error(request, "Unknown action.")
+    return redirect("operator-status")

@@ -37,26 +37,35 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store `text` (a NUL character, a lone surrogate), or None."""
+    if _UNSTORABLE.search(text):
+        return "must not contain NUL characters or lone surrogates"
+    return None
+
+
 def check_text(body: Any, root: str = "") -> None:
     """Every string of a parsed body, names included, free of NUL characters and lone surrogates
-    (which PostgreSQL cannot store and no model needs): 400 naming the first field that has one."""
+    (which PostgreSQL cannot store and no model needs): 400 naming the first field, in document
+    order, that has one."""
     stack: list[tuple[Any, str]] = [(body, root)]
     while stack:
         value, path = stack.pop()
         if isinstance(value, str):
-            if _UNSTORABLE.search(value):
-                raise fault(path or "body", "must not contain NUL characters or lone surrogates")
+            if reason := unstorable(value):
+                raise fault(path or "body", reason)
         elif isinstance(value, dict):
-            for name, item in value.items():
-                here = f"{path}.{name}" if path else str(name)
-                if _UNSTORABLE.search(name):
-                    raise fault(
-                        path or "body", "field names must not contain NUL characters or lone "
-                        "surrogates",
-                    )  # fmt: skip
-                stack.append((item, here))
+            for name in value:
+                if reason := unstorable(name):
+                    raise fault(path or "body", f"a field name {reason}")
+            stack.extend(
+                (item, f"{path}.{name}" if path else str(name))
+                for name, item in reversed(value.items())
+            )
         elif isinstance(value, list):
-            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+            stack.extend(
+                (value[index], f"{path}[{index}]") for index in range(len(value) - 1, -1, -1)
+            )
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -461,7 +461,9 @@ class ModelsView(ModelsApiView):
                 schema.ANTHROPIC_MODEL_LIST_EXAMPLE,
                 description=schema.MODEL_LIST_DESCRIPTION,
             ),
-            **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
+            **schema.either_error_responses(
+                schema.BAD_MODEL_PAGE, 401, "insufficient_scope", "no_active_subscription"
+            ),
         },
     )
     def get(self, request: Any) -> HttpResponse:
@@ -489,7 +491,9 @@ class RichModelsView(ModelsView):
                 schema.ANTHROPIC_MODEL_LIST_EXAMPLE,
                 description=schema.MODEL_LIST_DESCRIPTION,
             ),
-            **schema.error_responses(401, "insufficient_scope", "no_active_subscription"),
+            **schema.either_error_responses(
+                schema.BAD_MODEL_PAGE, 401, "insufficient_scope", "no_active_subscription"
+            ),
         },
     )
     def get(self, request: Any) -> HttpResponse:
@@ -510,7 +514,7 @@ class ModelDetailView(ModelsApiView):
                 schema.ANTHROPIC_MODEL_EXAMPLE,
                 description=schema.MODEL_DESCRIPTION,
             ),
-            **schema.error_responses(
+            **schema.either_error_responses(
                 401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
             ),
         },
@@ -536,7 +540,7 @@ class RichModelDetailView(ModelDetailView):
                 schema.ANTHROPIC_MODEL_EXAMPLE,
                 description=schema.MODEL_DESCRIPTION,
             ),
-            **schema.error_responses(
+            **schema.either_error_responses(
                 401, "insufficient_scope", "no_active_subscription", "model_not_allowed", 404
             ),
         },

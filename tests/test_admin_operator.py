@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -261,15 +262,17 @@ def test_it_cancels_a_job_from_the_job_list(client, rows) -> None:
     assert (rows.job.state, done.state) == (State.CANCELLED, State.SUCCEEDED)
 
 
-def plan_form(plan: Plan, **changes) -> dict[str, str]:
+def plan_form(plan: Plan, **changes) -> dict[str, Any]:
     """The admin change form of `plan` as the browser would submit it, with `changes`."""
     data = {}
     for field in Plan._meta.concrete_fields:
         if field.primary_key:
             continue
         value = changes.get(field.name, getattr(plan, field.name))
-        if field.get_internal_type() == "JSONField":
-            data[field.name] = json.dumps(value)
+        if field.name == "model_patterns":  # a pick-list of models plus free patterns
+            data["more_patterns"] = ", ".join(value)
+        elif field.get_internal_type() == "JSONField":  # scopes, tiers: checkboxes
+            data[field.name] = list(value)
         elif field.get_internal_type() == "BooleanField":
             if value:
                 data[field.name] = "on"
@@ -306,3 +309,44 @@ def test_it_enforces_a_plan_rpm_changed_in_the_admin(client, key_a, operator, re
         assert elsewhere.resolve(key_a.secret).plan.rpm == plan.rpm  # within its 5 s
     with time_machine.travel(start + timedelta(seconds=6), tick=False):
         assert elsewhere.resolve(key_a.secret).plan.rpm == 2
+
+
+def test_it_edits_a_plans_scopes_models_and_tiers_with_checkboxes(client, operator, request):
+    request.getfixturevalue("gateway")
+    plan = Plan.objects.get(code="paid_chat")
+    form = client.get(f"/admin/billing/plan/{plan.pk}/change/").content.decode()
+    assert 'type="checkbox" name="scopes" value="chat_agent"' in form
+    assert 'type="checkbox" name="models" value="llama3.2"' in form
+    assert 'type="checkbox" name="tiers" value="fast"' in form
+    assert form.count("Blank = unlimited.") >= 6
+    assert '["chat"]' not in form  # no raw JSON to type
+
+    data = plan_form(plan, scopes=["chat", "chat_agent"], tiers=["fast"], model_patterns=[])
+    data.update(models=["llama3.2"], more_patterns="qwen*")
+    saved = client.post(f"/admin/billing/plan/{plan.pk}/change/", data)
+
+    assert saved.status_code == 302, saved.context and saved.context["adminform"].form.errors
+    plan.refresh_from_db()
+    assert (plan.scopes, plan.tiers, plan.model_patterns) == (
+        ["chat", "chat_agent"],
+        ["fast"],
+        ["llama3.2", "qwen*"],
+    )
+    listing = client.get("/admin/billing/plan/").content.decode()
+    assert "css/admin_plans.css" in listing  # the code column stays in view
+
+
+def test_it_charts_each_upstreams_calls_per_minute_on_the_status_page(
+    client, key_a, operator, request
+) -> None:
+    request.getfixturevalue("gateway")
+    assert chat(client, key_a).status_code == 200
+
+    html = client.get("/admin/status/").content.decode()
+
+    charts = html[html.index('id="status-charts"') :]
+    block = charts[charts.index('data-upstream="fake-ollama"') :]
+    block = block[: block.index("</figure>")]
+    assert "Calls per minute" in block and block.count("<rect") == 1
+    assert 'class="chart-y' in block and "answered" in block
+    assert "css/charts.css" in html

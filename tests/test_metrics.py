@@ -167,6 +167,7 @@ def test_it_counts_credits_charged(client, gateway, key_a, catalog) -> None:
 
 def test_it_counts_upstream_errors_and_cool_downs(client, gateway, key_a, upstream, settings):
     settings.ROUTER_FAILURES_TO_COOL = 1
+    settings.ROUTER_WORKSPACES_TO_COOL = 1  # one workspace's 5xx cool it for everyone
     upstream.configure(status=500)
     before = scrape(client)
     response = chat(client, key_a)
@@ -231,8 +232,9 @@ def test_it_counts_limiter_rejections_by_limit(client, gateway, key_a) -> None:
 
 @pytest.mark.redis
 def test_it_shows_a_worker_serving_without_redis_and_its_return(
-    request, client, gateway, key_a
+    request, client, gateway, key_a, settings
 ) -> None:
+    settings.LIMITS_OUTAGE_MONEY = "database"  # key_a's calls spend monthly credits
     switch = request.getfixturevalue("redis_switch")  # Redis stopped and started, as seen here
     before = scrape(client)
     switch(False)
@@ -429,3 +431,15 @@ def test_it_sums_the_samples_of_several_worker_processes(tmp_path) -> None:
     text = run_python(READER, first, second, directory=tmp_path)
     assert value(text, "tollgate_requests_total", **ok) == 5
     assert value(text, "tollgate_streams_in_flight") == 0
+
+
+def test_it_counts_a_cool_down_for_one_workspace(client, gateway, key_a, upstream, settings):
+    settings.ROUTER_FAILURES_TO_COOL = 1
+    upstream.configure(status=500)
+    before = scrape(client)
+    assert chat(client, key_a).status_code == 503
+    after = scrape(client)
+    for scope, change in (("workspace", 1), ("deployment", 0)):
+        labels = {"upstream": "fake-ollama", "scope": scope}
+        name = "tollgate_upstream_cooldowns_total"
+        assert value(after, name, **labels) - value(before, name, **labels) == change, scope

@@ -26,7 +26,9 @@ Endpoints (one server speaks all three APIs at once):
   ``sequence_number`` ending with ``response.completed``), for gateways' native mode.
 * Anthropic: ``POST /v1/messages`` (SSE: message_start, content_block_start, ping,
   content_block_delta with text_delta / input_json_delta / thinking_delta + signature_delta,
-  content_block_stop, message_delta with stop_reason and usage, message_stop) and
+  content_block_stop, message_delta with stop_reason and usage, message_stop; text-only
+  ``{"role": "system"}`` messages inside ``messages`` count as system prompts, others are refused
+  with Anthropic's ``Unexpected role "system"`` wording) and
   ``POST /v1/messages/count_tokens``.
 * Ollama: ``/api/chat``, ``/api/generate`` (NDJSON streams by default, final line ``done:
   true`` with ``prompt_eval_count``, ``eval_count`` and durations in ns), ``/api/embed``,

@@ -29,6 +29,24 @@ STOP_REASON = {
 GARBAGE = b"event: content_block_delta\ndata: {oops\n\n"
 
 
+UNEXPECTED_SYSTEM = (
+    'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+    'parameter, not "system" as an input message role.'
+)
+
+
+def mid_conversation_system(message: dict[str, Any]) -> str:
+    """A `{"role": "system"}` message inside `messages` (mid-conversation system messages):
+    text only, else refused in Anthropic's words."""
+    content = message.get("content")
+    blocks = [content] if isinstance(content, str) else content
+    if not isinstance(blocks, list) or not all(
+        isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text") for b in blocks
+    ):
+        raise ApiError(400, UNEXPECTED_SYSTEM)
+    return text_of(content)[0]
+
+
 def parse_messages(body: dict[str, Any], *, need_max_tokens: bool = True) -> Chat:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -48,6 +66,9 @@ def parse_messages(body: dict[str, Any], *, need_max_tokens: bool = True) -> Cha
     if system:
         chat.system = text_of(system)[0]
     for index, message in enumerate(messages):
+        if isinstance(message, dict) and message.get("role") == "system":
+            chat.turns.append(Turn(role="system", text=mid_conversation_system(message)))
+            continue
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise ApiError(400, f"messages.{index}.role: Input should be 'user' or 'assistant'")
         content = message.get("content")

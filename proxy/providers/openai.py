@@ -126,6 +126,13 @@ def _read_at_most(response: BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), True
 
 
+def read_answer(response: BaseHTTPResponse, url: str) -> bytes:
+    """The body of an answer from `url` fetched with preload_content=False, within the caps of
+    its kind of upstream (operator's or customer's); a protocol failure naming the cap."""
+    setattr(response, _CAPS, caps_for(url))
+    return read_body(response)
+
+
 def read_body(response: BaseHTTPResponse) -> bytes:
     """A non-streamed answer's body, read within its cap (a 502-bound failure naming the cap
     when it is larger); the connection goes back to the pool only when it was read whole."""
@@ -295,7 +302,7 @@ class OpenAIProvider(Provider):
         )
         if not stream:
             try:
-                data = json.loads(response.data)
+                data = json.loads(read_body(response))
             except ValueError as exc:
                 raise UpstreamFailure(
                     "protocol", "the upstream answered with invalid JSON"

@@ -21,6 +21,9 @@
           fill.style.width = data.progress + "%";
           bar.setAttribute("aria-valuenow", data.progress);
           badge.textContent = data.state;
+          badge.className = "badge job-state state-" + data.state;
+          if (data.state === "succeeded" && job.getAttribute("data-state") !== "succeeded" &&
+              !data.modelName) window.setTimeout(function () { window.location.reload(); }, 500);
           job.setAttribute("data-state", data.state);
           data.lines.forEach(function (line) {
             var item = document.createElement("li");

@@ -97,7 +97,7 @@ def test_it_charts_refused_calls_apart_with_a_y_axis(client, owner, key_a) -> No
     assert legend[:2] == ["llama3.2", "refused"], legend
     assert "gpt-5" not in legend and "(none)" not in html
     axis = re.search(r'<div class="chart-y muted"[^>]*>(.*?)</div>', html, re.S).group(1)
-    assert re.findall(r">([^<]+)</span>", axis) == ["5", "2.5", "0"]  # 3 calls on a 5 scale
+    assert re.findall(r">([^<]+)</span>", axis) == ["4", "2", "0"]  # 3 calls on a 4 scale
 
 
 def test_it_says_the_plan_as_a_person_would(client, owner) -> None:

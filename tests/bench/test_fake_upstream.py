@@ -352,6 +352,25 @@ def test_it_answers_anthropic_messages(claude: anthropic.Anthropic, oai: openai.
     assert message.content[0].text == same.choices[0].message.content
 
 
+def test_it_takes_anthropic_system_messages_inside_messages(claude: anthropic.Anthropic) -> None:
+    """Mid-conversation system messages: text ones act as a system prompt; others are refused
+    in Anthropic's words."""
+    system = {"role": "system", "content": [{"type": "text", "text": "Reginald speaks."}]}
+    message = claude.messages.create(
+        model="claude-sonnet-4-6", max_tokens=50, messages=[*user("hello there"), system]
+    )
+    assert message.content[0].text.split()[0] == "Reginald"
+
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=50,
+            messages=[*user("hi"), {"role": "system", "content": [image]}],
+        )
+    assert 'Unexpected role "system"' in caught.value.body["error"]["message"]
+
+
 def test_it_streams_anthropic_text_with_final_usage(claude: anthropic.Anthropic) -> None:
     with claude.messages.stream(model=CLAUDE, max_tokens=100, messages=user("hi")) as stream:
         text = "".join(stream.text_stream)

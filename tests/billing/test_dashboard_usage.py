@@ -99,7 +99,7 @@ def now():
 
 
 def shown(response) -> list[UsageRecord]:
-    return [row for row, _key in response.context["rows"]]
+    return [row.record for row in response.context["rows"]]
 
 
 def csv_rows(response) -> list[dict[str, str]]:
@@ -296,3 +296,53 @@ def test_it_lets_the_api_filter_the_same_way(client, owner, now, records, key_a)
     assert response.json()["totals"]["requests"] == 1
     bad = client.get("/api/v1/usage", {"key": "nope"}, HTTP_AUTHORIZATION=f"Bearer {key_a.secret}")
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "key"
+
+
+def chart(response, title: str):
+    return next(c for c in response.context["charts"] if c.title == title)
+
+
+def test_it_charts_each_day_by_model_key_status_or_endpoint(
+    client, owner, records, catalog, now
+) -> None:
+    client.force_login(owner.user)
+    days = {"since": "2026-11-01", "until": "2026-11-03"}
+    UsageRecord.objects.filter(pk=records["a"].pk).update(latency_ms=120)
+    UsageRecord.objects.filter(pk=records["b"].pk).update(latency_ms=900)
+
+    by_model = client.get(usage_url(owner), days)
+
+    requests = chart(by_model, "Requests")
+    assert [t.label for t in requests.ticks] == ["2", "1", "0"]
+    assert dict(requests.legend).keys() == {"llama3.2", "qwen2.5:7b", "refused"}
+    assert len(requests.bars) == 4  # 1 Nov; 2 Nov: qwen and refused; 3 Nov
+    assert chart(by_model, "Errors").total == 1
+    assert chart(by_model, "Credits").total == 24
+    tokens = chart(by_model, "Tokens")
+    assert tokens.total == 10 + 5 + 100 + 50 + 7
+    latency = chart(by_model, "Latency of answered calls")
+    assert [line.name for line in latency.lines] == ["p50", "p95"]
+    assert [t.label for t in latency.ticks] == ["1,000", "500", "0"]
+
+    by_key = chart(client.get(usage_url(owner), {**days, "by": "key"}), "Requests")
+    assert dict(by_key.legend).keys() == {"backend", "laptop"}
+    by_status = chart(client.get(usage_url(owner), {**days, "by": "status"}), "Requests")
+    assert dict(by_status.legend).keys() == {"OK", "429 rate limited"}
+    html = client.get(usage_url(owner), {**days, "by": "endpoint"}).content.decode()
+    assert "Messages (Anthropic)" in html and "Chat completions" in html
+    assert "<code>chat_completions</code>" not in html
+
+
+def test_it_labels_what_was_charged_and_the_list_price(
+    client, owner, records, catalog, now
+) -> None:
+    client.force_login(owner.user)
+
+    response = client.get(usage_url(owner), {"since": "2026-11-01", "until": "2026-11-03"})
+
+    html = response.content.decode()
+    assert "<dt>Charged</dt>" in html and "<dt>At list price</dt>" in html
+    assert ">Charged</th>" in html and ">List price</th>" in html
+    # qwen2.5:7b at $0.10 / $0.30 per million tokens: 100 in, 50 out
+    qwen = next(row for row in response.context["rows"] if row.record.served_model == "qwen2.5:7b")
+    assert qwen.list_price == Decimal("0.000025")

@@ -53,3 +53,8 @@ def test_an_operator_lowers_a_plans_rpm_and_the_gateway_enforces_it(
     statuses = [(a.status_code, a.headers.get("x-ratelimit-limit-requests")) for a in answers]
     assert [a.status_code for a in passed] == [200, 200], statuses
     assert [a.headers["x-ratelimit-remaining-requests"] for a in passed] == ["1", "0"], statuses
+
+    web.goto("/admin/status/", "admin-6-status-charts")
+    chart = page.locator('#status-charts [data-upstream="fake-ollama"] figure.chart')
+    expect(chart.locator("rect").first).to_be_visible()
+    expect(chart.locator(".legend")).to_contain_text("answered")

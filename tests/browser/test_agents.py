@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 
-from accounts.models import Workspace
 from agents.models import Agent
 from billing.models import Plan, UsageRecord
 from billing.services import subscribe
-from keys.services import issue_key
 
 from .conftest import expect, wait_until
 
@@ -18,9 +16,6 @@ BAD_TOOLS = '[{"type": "function", "function": {"name": "lookup", "parameters": 
 
 def test_it_creates_an_agent_and_tries_it_in_the_playground(web, customer, upstream) -> None:
     subscribe(customer.workspace, Plan.objects.get(code="chat_agent"))
-    key = issue_key(
-        Workspace.objects.get(pk=customer.workspace.pk), "agents"
-    )  # the new plan's scopes
     page = web.page
     web.log_in(customer.user)
     web.goto(customer.url("agents/"), "agents-1-empty")
@@ -42,9 +37,8 @@ def test_it_creates_an_agent_and_tries_it_in_the_playground(web, customer, upstr
     web.shot("agents-3-created")
 
     page.get_by_role("link", name="Try it in the playground").click()
-    page.wait_for_load_state("load")  # its script restores the key field on load
-    expect(page.locator("#playground-model")).to_have_value("agent:concierge")
-    page.locator("#playground-key").fill(key.secret)
+    page.wait_for_load_state("load")
+    expect(page.locator("#playground-model")).to_have_value("agent:concierge")  # no key to paste
     page.locator("#playground-prompt").fill("Which exit for the airport?")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#playground-cost")).to_contain_text(re.compile("token", re.IGNORECASE))
@@ -58,6 +52,7 @@ def test_it_creates_an_agent_and_tries_it_in_the_playground(web, customer, upstr
     assert sent["temperature"] == 0.4
     record = wait_until(lambda: UsageRecord.objects.filter(workspace=customer.workspace).first())
     assert (record.requested_model, record.status) == ("agent:concierge", 200)
+    assert (record.dialect, record.key_id) == ("playground", None)
 
 
 def test_it_shows_the_agents_pages_on_a_phone(web, customer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -42,3 +43,55 @@ def test_it_shows_a_bad_datasets_line_errors(web, customer) -> None:
     )
     expect(errors).to_have_count(2)  # line 1 is fine
     web.shot("finetune-2-line-errors")
+
+
+def test_it_shows_each_jobs_facts_a_red_failed_badge_and_registers_from_the_page(
+    web, customer, upstream
+) -> None:
+    from finetune import runner
+    from finetune.models import Dataset, Job
+
+    from ..finetune.conftest import CHAT_RECORDS
+
+    subscribe(customer.workspace, Plan.objects.get(code="chat_agent_train"))
+    dataset = Dataset.objects.create(workspace=customer.workspace, title="Support", records=5)
+    failed = Job.objects.create(
+        workspace=customer.workspace, dataset=dataset, base_model="llama3.2", state="failed",
+        error_code="trainer_error", error="The trainer failed unexpectedly.",
+    )  # fmt: skip
+    page = web.page
+    web.log_in(customer.user)
+    web.goto(customer.url("finetune/"), "finetune-3-failed-job")
+
+    badge = page.locator(f"#job-{failed.pk} .job-state")
+    expect(badge).to_have_text("failed")
+    assert badge.evaluate("e => getComputedStyle(e).color") == "rgb(196, 43, 43)"  # --danger
+    expect(page.locator(f"#job-{failed.pk}")).to_contain_text(str(failed.pk))
+    expect(page.locator(f"#job-{failed.pk}")).to_contain_text("Support")
+    expect(page.get_by_role("button", name="Upload · 5 credits")).to_be_visible()
+
+    page.locator('input[name="file"]').set_input_files(
+        {
+            "name": "support.jsonl",
+            "mimeType": "application/jsonl",
+            "buffer": "\n".join(json.dumps(r) for r in CHAT_RECORDS).encode(),
+        }
+    )
+    page.get_by_role("button", name="Upload · 5 credits").click()
+    page.get_by_label("Dataset", exact=True).select_option(label="support (5 records)")
+    page.get_by_role("button", name="Start training · 28 credits").click()
+    job = Job.objects.exclude(pk=failed.pk).get()
+    runner.run_job(job.pk)
+    web.goto(customer.url("finetune/"), "finetune-4-succeeded")
+    card = page.locator(f"#job-{job.pk}")
+    expect(card.locator(".job-state")).to_have_text("succeeded")
+    card.get_by_label("Model name").fill("support-bot")
+    card.get_by_role("button", name="Register · 12 credits").click()
+
+    expect(page.get_by_text("Registered as “support-bot”")).to_be_visible()
+    expect(page.locator(f"#job-{job.pk}")).to_contain_text("Call it as support-bot")
+    web.shot("finetune-5-registered")
+
+    phone = web.phone(customer.user)
+    web.goto(customer.url("finetune/"), "finetune-6-phone", page=phone)
+    assert web.horizontal_overflow(phone) == 0, "the fine-tune page scrolls sideways on a phone"

@@ -37,6 +37,6 @@ def test_it_charts_the_calls_with_a_y_axis(web, customer, live_server) -> None:
 
     expect(page.get_by_role("region", name="Make your first call")).to_have_count(0)
     requests = page.locator("figure.chart").first
-    expect(requests.locator(".chart-y span")).to_have_text(["5", "2.5", "0"])
+    expect(requests.locator(".chart-y span")).to_have_text(["4", "2", "0"])
     expect(requests.locator("rect")).to_have_count(1)
     expect(requests.locator(".legend")).to_contain_text("llama3.2")

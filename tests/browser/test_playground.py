@@ -85,6 +85,9 @@ def test_it_keeps_the_prompt_when_a_call_fails_and_shows_the_error(web, customer
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#playground-cost")).to_contain_text("token")
     expect(page.locator("#playground-error")).to_be_hidden()
+    # The server settles the stream after its last byte: wait for it before the test ends.
+    records = UsageRecord.objects.filter(workspace=customer.workspace)
+    assert wait_until(lambda: records.filter(status=200).exists())
 
 
 def test_it_shows_the_conversation_as_curl_python_and_node(web, customer, upstream) -> None:

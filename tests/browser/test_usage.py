@@ -55,3 +55,33 @@ def test_it_shows_the_call_in_the_overviews_quota_meters(web, customer, one_call
     phone = web.phone(customer.user)
     web.goto(customer.url(), "overview-2-meters-phone", page=phone)
     expect(meter(phone, "rpm")).to_be_visible()
+
+
+def test_it_charts_the_usage_and_labels_both_costs(web, customer, one_call) -> None:
+    page = web.page
+    web.log_in(customer.user)
+    web.goto(customer.url("usage/"), "usage-2-charts")
+
+    charts = page.locator("figure.chart")
+    titles = charts.locator("figcaption").all_inner_texts()
+    assert titles == [
+        "Requests", "Tokens", "Credits", "Cost at list price", "Errors",
+        "Latency of answered calls",
+    ], titles  # fmt: skip
+    expect(charts.first.locator("rect")).to_have_count(1)
+    expect(charts.first.locator(".chart-y span").first).to_have_text("2")
+    expect(charts.first.locator(".legend")).to_contain_text("llama3.2")
+    expect(page.get_by_text("At list price", exact=True)).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Charged")).to_be_visible()
+    row = page.get_by_role("region", name="Usage records").locator("tbody tr").first
+    expect(row).to_contain_text("Chat completions")
+
+    page.get_by_label("Charts by").select_option("key")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", name="Per day, by API key")).to_be_visible()
+    expect(charts.first.locator(".legend")).to_contain_text("meter")
+
+    phone = web.phone(customer.user)
+    web.goto(customer.url("usage/"), "usage-3-phone", page=phone)
+    expect(phone.locator("figure.chart svg").first).to_be_visible()
+    assert web.horizontal_overflow(phone) == 0, "the usage page scrolls sideways on a phone"

@@ -7,7 +7,9 @@ gateway, as a user would run them, by changing only their base URL and key.
         ... ANTHROPIC_BASE_URL=gateway.url, ANTHROPIC_API_KEY=gateway.key ...
         records = gateway.wait_for_records(1)            # the usage records of gateway.key
 
-`gateway` (one per session): gunicorn serving the gateway with production settings (DEBUG=0, a
+`gateway` (one for the tests/clients package: package scope, so that it is stopped before any
+other test that runs servers on the same Redis, whose usage stream its flusher would read):
+gunicorn serving the gateway with production settings (DEBUG=0, a
 real SECRET_KEY, the repository's gunicorn.conf.py) on a free port of 127.0.0.1, in its own
 process group; the default catalog with bench's fake upstream as its upstream; a workspace on
 the `enterprise` plan with every scope (`key`) and a second one (`other_key`). Without
@@ -153,7 +155,7 @@ class Gateway:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("gateway")
     log = tmp / "gateway.log"

@@ -97,3 +97,16 @@ def test_codex_exec_runs_a_turn_with_a_tool_call(gateway: Gateway) -> None:
         ("responses", "responses", 200)
     }
     assert all(r["stream"] and r["completion_tokens"] > 0 for r in records)
+
+
+def test_codex_reports_a_stream_the_upstream_broke_off(gateway: Gateway) -> None:
+    before = len(gateway.records())
+
+    done = codex(gateway, "Tell me a story [[tokens:40]] [[drop_after:4]]")
+
+    assert done.returncode != 0
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    [failed] = [e for e in events if e["type"] == "turn.failed"]
+    assert "The upstream stream broke off" in failed["error"]["message"]
+    [record] = gateway.wait_for_records(before + 1)[:1]
+    assert (record["endpoint"], record["status"], record["incomplete"]) == ("responses", 502, True)

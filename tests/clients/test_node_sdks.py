@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import requests
+
 from tests.clients.conftest import Gateway, client_version, run_node
 
 STREAM_EVENTS = [
@@ -43,6 +45,15 @@ def test_openai_node_responses_create_and_stream(gateway: Gateway, node_version:
     assert final["status"] == "completed"
     assert final["text"] == result["deltas"] and len(final["text"].split()) == 12
     assert final["usage"]["output_tokens"] == 12
+    # Stored (store defaults to true) once delivered: the key's workspace reads it, another's
+    # gets the same 404 as for a missing id.
+    url = f"{gateway.url}/v1/responses/{created['id']}"
+    stored = requests.get(url, headers={"Authorization": f"Bearer {gateway.key}"}, timeout=30)
+    assert stored.status_code == 200 and stored.json()["output"][0]["content"][0]["text"] == (
+        "Hello from Node"
+    )
+    other = requests.get(url, headers={"Authorization": f"Bearer {gateway.other_key}"}, timeout=30)
+    assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
     records = gateway.wait_for_records(before + 2)[:2]
     assert sorted((r["endpoint"], r["stream"], r["completion_tokens"]) for r in records) == [
         ("responses", False, 3),

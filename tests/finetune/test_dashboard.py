@@ -98,3 +98,69 @@ def test_it_hides_another_workspaces_jobs(client, trainer_key, other_trainer_key
     assert response.status_code == 404
     client.force_login(outsider.user)
     assert client.get(page_url(workspace)).status_code == 404
+
+
+def test_it_shows_a_jobs_facts_and_costs_then_registers_it_from_the_page(
+    client, trainer_key, settings
+) -> None:
+    settings.FINETUNE_TRAINERS = {**settings.FINETUNE_TRAINERS, "lora": ""}  # no `train` extra
+    workspace = login(client, trainer_key)
+    client.post(page_url(workspace), {"action": "upload", "file": jsonl(CHAT_RECORDS)})
+    page = client.get(page_url(workspace)).content.decode()
+    assert 'Upload <span class="cost-note">· 5 credits' in page
+    assert 'Start training <span class="cost-note">· 28 credits' in page
+    assert '<input type="hidden" name="method" value="modelfile">' in page  # no LoRA trainer
+    dataset = Dataset.objects.get()
+    client.post(
+        page_url(workspace),
+        {
+            "action": "train",
+            "dataset": str(dataset.pk),
+            "base_model": "llama3.2",
+            "method": "modelfile",  # the page's hidden field: the one method offered
+        },
+    )
+    job = Job.objects.get()
+    runner.run_job(job.pk)
+
+    html = client.get(page_url(workspace)).content.decode()
+
+    assert f'<code title="{job.pk}">{job.pk}</code>' in html
+    assert 'support <span class="muted">(5 records)' in html
+    assert "Started</dt>" in html and "Finished</dt>" in html
+    assert 'class="badge job-state state-succeeded"' in html
+    assert 'Register <span class="cost-note">· 12 credits' in html
+    log = client.get(f"/dashboard/w/{workspace.slug}/finetune/jobs/{job.pk}/?after=0").json()
+    assert f"/api/v1/finetune/jobs/{job.pk}/register" in log["lines"][-1]["message"]
+
+    registered = client.post(
+        f"/dashboard/w/{workspace.slug}/finetune/jobs/{job.pk}/register/",
+        {"model_name": "support-bot"},
+    )
+
+    assert registered.status_code == 302
+    assert registered["Location"] == f"{page_url(workspace)}#job-{job.pk}"
+    job.refresh_from_db()
+    assert job.registered_model == "support-bot"
+    assert UsageRecord.objects.get(endpoint="job_register").credits == 12
+    after = client.get(page_url(workspace)).content.decode()
+    assert "Registered as “support-bot”" in after and "Call it as <code>support-bot</code>" in after
+
+
+def test_it_marks_a_failed_job_apart_and_refuses_to_register_it(client, trainer_key) -> None:
+    workspace = login(client, trainer_key)
+    dataset = Dataset.objects.create(workspace=workspace, title="x")
+    failed = Job.objects.create(
+        workspace=workspace, dataset=dataset, base_model="llama3.2", state="failed",
+        error_code="trainer_error", error="The trainer failed.",
+    )  # fmt: skip
+
+    html = client.get(page_url(workspace)).content.decode()
+    assert 'class="badge job-state state-failed"' in html and "Register <span" not in html
+
+    refused = client.post(
+        f"/dashboard/w/{workspace.slug}/finetune/jobs/{failed.pk}/register/", follow=True
+    )
+    assert b"Only a succeeded job can be registered" in refused.content
+    missing = client.post(f"/dashboard/w/{workspace.slug}/finetune/jobs/nope/register/")
+    assert missing.status_code == 404

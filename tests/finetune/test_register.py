@@ -153,6 +153,17 @@ def test_it_registers_nothing_when_ollama_refuses(api: Api, upstream) -> None:
     assert retried.status_code == 200
 
 
+def test_it_reads_ollamas_answers_within_the_upstream_caps(api: Api, upstream, settings) -> None:
+    job = trained(api)
+    settings.UPSTREAM_MAX_BODY_BYTES = 8  # /api/create's {"status":"success"} is more
+
+    refused = api.post(f"/jobs/{job['id']}/register", {"modelName": "support-bot"})
+
+    assert refused.status_code == 502, refused.content
+    assert "UPSTREAM_MAX_BODY_BYTES" in refused.json()["error"]["message"]
+    assert not Model.objects.filter(name="support-bot").exists()
+
+
 def test_it_creates_the_model_on_every_ollama_host_of_the_base(api, gateway, upstream_b) -> None:
     second_host = add_upstream(upstream_b, "ollama-b")
     deploy(gateway["llama"], second_host, "llama3.2")

@@ -81,6 +81,29 @@ def test_it_sends_the_clients_own_request_to_an_anthropic_upstream(
     )
 
 
+def test_it_passes_system_messages_inside_messages_to_an_anthropic_upstream_as_they_are(
+    anthropic_client, sonnet, upstream
+) -> None:
+    """Claude Code's mid-conversation system messages reach an Anthropic upstream as it sent
+    them, with its beta header."""
+    messages = [
+        *user("hello"),
+        {"role": "system", "content": [{"type": "text", "text": "Agents: Reginald."}]},
+    ]
+    message = anthropic_client.messages.create(
+        model=SONNET,
+        max_tokens=100,
+        messages=messages,
+        extra_headers={**NATIVE, "anthropic-beta": "mid-conversation-system-2026-04-07"},
+    )
+
+    sent = upstream.requests[-1]
+    assert sent["path"] == "/v1/messages"
+    assert sent["body"]["messages"] == messages
+    assert sent["headers"]["anthropic-beta"] == "mid-conversation-system-2026-04-07"
+    assert message.content[0].text.split()[0] == "Reginald"  # the fake read it as a system prompt
+
+
 def test_it_streams_an_anthropic_upstreams_own_events(client, sonnet, key_a, upstream) -> None:
     request = {
         "model": SONNET,

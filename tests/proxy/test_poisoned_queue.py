@@ -124,3 +124,24 @@ def test_it_lets_the_operator_replay_and_drop_dead_letters(prepaid_key, capsys):
     call_command("usage_dead_letters", "--drop", left["id"])
     assert "1 dropped" in capsys.readouterr().out
     assert usage_queue.dead_letter_count() == 0
+
+
+def test_it_lets_the_operator_replay_and_drop_from_the_status_page(admin_client, prepaid_key):
+    bad = poison(prepaid_key, prompt_tokens=-5)
+    flush_all()
+    call = Call(authenticate_secret(prepaid_key.secret), "req-fixed", "chat_completions", "openai")
+    good = usage_payload(call)
+    redis_client().xadd(usage_queue.DEAD, {**usage_queue.encode(good), "reason": "earlier bug"})
+
+    page = admin_client.post("/admin/status/dead-letters/", {"action": "replay"}, follow=True)
+    assert "1 usage record(s) written, 1 refused again." in page.content.decode()
+    assert UsageRecord.objects.filter(call_id=good["call_id"]).exists()
+    [left] = usage_queue.dead_letters()
+    assert json.loads(left["record"])["call_id"] == bad
+
+    page = admin_client.post(
+        "/admin/status/dead-letters/", {"action": "drop", "id": left["id"]}, follow=True
+    )
+    assert "1 usage record(s) dropped for good." in page.content.decode()
+    assert usage_queue.dead_letter_count() == 0
+    assert admin_client.get("/admin/status/dead-letters/").status_code == 405

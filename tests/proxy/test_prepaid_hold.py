@@ -159,3 +159,20 @@ def test_it_limits_a_responses_call_sent_natively(client, prepaid_key, upstream)
     assert sent["max_output_tokens"] == 100
     assert response.json()["status"] == "incomplete"
     assert balance(prepaid_key) >= 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["answer", "stream"])
+def test_it_limits_an_ollama_api_chat(client, prepaid_key, upstream, stream):
+    body = {"model": "llama3.2", "stream": stream, "messages": [{"role": "user", "content": LONG}]}
+    response = client.post(
+        "/api/chat", json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {prepaid_key.secret}",
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert sent_upstream(upstream)["max_tokens"] == 100  # num_predict, as Ollama's /v1 takes it
+    if stream:
+        final = json.loads(b"".join(response.streaming_content).splitlines()[-1])
+    else:
+        final = response.json()
+    assert (final["done_reason"], final["eval_count"]) == ("length", 100)
+    assert balance(prepaid_key) >= 0

@@ -583,7 +583,7 @@ def test_it_accepts_a_legacy_function_call_turn(client, gateway, key_a, upstream
     assert upstream.requests[-1]["body"]["messages"] == messages
 
 
-@pytest.mark.parametrize("path", ["/v1/responses", "/api/v1/nothing-here"])
+@pytest.mark.parametrize("path", ["/v1/nothing-here", "/api/v1/nothing-here"])
 def test_it_answers_an_unknown_api_path_in_openai_shape(client, gateway, key_a, path):
     response = client.post(
         path, data="{}", content_type="application/json", HTTP_X_API_KEY=key_a.secret
@@ -592,3 +592,25 @@ def test_it_answers_an_unknown_api_path_in_openai_shape(client, gateway, key_a, 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_it_tells_clients_not_to_retry_what_a_retry_cannot_mend(client, gateway, key_a) -> None:
+    """`x-should-retry: false` on a 4xx (Claude Code would otherwise retry a 401 ten times);
+    none on a 429 or a 5xx, which a later retry may get through."""
+    bad_key = client.post(
+        CHAT, data="{}", content_type="application/json", HTTP_X_API_KEY="sk-tg-not-a-key"
+    )
+    bad_body = send(client, CHAT, chat(messages="nope"), key_a)
+    anthropic_bad_key = client.post(
+        "/v1/messages", data="{}", content_type="application/json", HTTP_X_API_KEY="sk-tg-nope"
+    )
+    unknown_model = send(client, CHAT, chat(model="no-such-model"), key_a)
+    upstream_down = send(
+        client, CHAT, chat(messages=[{"role": "user", "content": "[[status:503]]"}]), key_a
+    )
+
+    for response in (bad_key, bad_body, anthropic_bad_key, unknown_model):
+        assert response.status_code in (400, 401, 404)
+        assert response["x-should-retry"] == "false"
+    assert upstream_down.status_code >= 500
+    assert "x-should-retry" not in upstream_down

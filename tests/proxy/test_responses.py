@@ -333,3 +333,44 @@ def test_it_stores_nothing_with_store_false_and_takes_the_whole_input(
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
     with pytest.raises(openai.NotFoundError):
         openai_client.responses.retrieve(response.id)
+
+
+def test_it_sends_images_as_image_parts(openai_client, upstream) -> None:
+    png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    openai_client.responses.create(
+        model="llama3.2",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What is this?"},
+                    {"type": "input_image", "image_url": png, "detail": "low"},
+                ],
+            }
+        ],
+    )
+
+    assert upstream.requests[-1]["body"]["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": png, "detail": "low"}},
+            ],
+        }
+    ]
+
+
+def test_it_replays_an_idempotent_repeat_without_charging(openai_client, upstream) -> None:
+    first = openai_client.responses.create(
+        model="llama3.2", input="Once", extra_headers={"Idempotency-Key": "order-7"}
+    )
+    again = openai_client.responses.with_raw_response.create(
+        model="llama3.2", input="Once", extra_headers={"Idempotency-Key": "order-7"}
+    )
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.parse().output_text == first.output_text
+    assert len(upstream.requests) == 1
+    replayed = UsageRecord.objects.get(error_code="replayed")
+    assert (replayed.dialect, replayed.credits, replayed.prompt_tokens) == ("responses", 0, 0)

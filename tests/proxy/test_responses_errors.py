@@ -210,7 +210,7 @@ def test_it_bills_a_stream_the_client_cuts_for_what_was_delivered(live_server, u
     )
     key = issue_key(workspace, "live")
     deploy(Model.objects.create(name="long"), add_upstream(upstream, "live-up"), "llama3.2")
-    request = {"model": "long", "input": "[[tokens:400]] [[chunk_delay:20]] tell", "stream": True}
+    request = {"model": "long", "input": "[[tokens:1500]] [[chunk_delay:20]] tell", "stream": True}
     with requests.post(
         live_server.url + "/v1/responses",
         json=request,
@@ -225,7 +225,7 @@ def test_it_bills_a_stream_the_client_cuts_for_what_was_delivered(live_server, u
                 deltas += 1
             if deltas == 3:
                 break
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not UsageRecord.objects.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     record = UsageRecord.objects.get()
@@ -236,7 +236,7 @@ def test_it_bills_a_stream_the_client_cuts_for_what_was_delivered(live_server, u
         True,
     )
     assert record.tokens_estimated
-    assert 1 <= record.completion_tokens < 400
+    assert 1 <= record.completion_tokens < 1500
     assert not StoredResponse.objects.exists()  # an answer never delivered is not kept
 
 

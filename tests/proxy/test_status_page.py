@@ -103,6 +103,7 @@ def test_it_shows_a_deployment_cooled_down_by_real_failures(
     client, operator, gateway, key_a, upstream, settings
 ) -> None:
     settings.ROUTER_FAILURES_TO_COOL = 1
+    settings.ROUTER_WORKSPACES_TO_COOL = 1  # one workspace's 5xx cool it for everyone
     settings.ROUTER_COOLDOWN_SECONDS = 30
     assert "None: every active deployment takes calls." in client.get(STATUS).content.decode()
     upstream.configure(status=500)

@@ -77,6 +77,10 @@ ACCEPTS = ["text/event-stream", "application/x-ndjson", "*/*", "application/json
         ("/v1/messages", MESSAGES, False),
         ("/v1/messages", {**MESSAGES, "stream": True}, True),
         ("/v1/embeddings", {"model": "nomic-embed-text", "input": "hi"}, False),
+        ("/v1/responses", {"model": "llama3.2", "input": "Hello there"}, False),
+        ("/v1/responses", {"model": "llama3.2", "input": "Hello", "stream": True}, True),
+        ("/api/chat", {**CHAT, "stream": False}, False),
+        ("/api/chat", CHAT, "application/x-ndjson"),
     ],
 )
 def test_it_answers_in_the_endpoints_own_format_whatever_the_accept(
@@ -89,14 +93,17 @@ def test_it_answers_in_the_endpoints_own_format_whatever_the_accept(
 
     assert response.status_code == 200, response.content
     if streamed:
-        assert response["Content-Type"].startswith("text/event-stream")
+        kind = streamed if isinstance(streamed, str) else "text/event-stream"
+        assert response["Content-Type"].startswith(kind)
         assert b"".join(response.streaming_content)
     else:
         assert response["Content-Type"] == "application/json"
         assert response.json()
 
 
-@pytest.mark.parametrize("path", ["/v1/models", "/api/v1/models", "/api/v1/quota", "/api/v1/key"])
+@pytest.mark.parametrize(
+    "path", ["/v1/models", "/api/v1/models", "/api/v1/quota", "/api/v1/key", "/api/tags"]
+)
 def test_it_lists_whatever_the_accept(browserless, gateway, key_a, path) -> None:
     response = browserless.get(
         path, HTTP_AUTHORIZATION=f"Bearer {key_a.secret}", HTTP_ACCEPT="text/event-stream"

@@ -107,3 +107,17 @@ def test_it_uses_the_operators_caps_for_the_operators_upstreams(
     response = raw_chat(client, key_a, "hello [[huge:1500000]]")
 
     assert response.status_code == 200, response.content
+
+
+def test_it_ends_a_stream_over_the_body_cap_with_a_final_error_event(
+    client, gateway, key_a, settings
+) -> None:
+    settings.UPSTREAM_MAX_BODY_BYTES = 64 * 1024  # a 3,000-token stream sends ~500 kB
+
+    response = raw_chat(client, key_a, "hello [[tokens:3000]]", stream=True)
+
+    assert response.status_code == 200  # the first events were within the cap
+    events = b"".join(response.streaming_content).decode()
+    assert "64 KiB cap (UPSTREAM_MAX_BODY_BYTES)" in events
+    assert '"code": "upstream_error"' in events or '"code":"upstream_error"' in events
+    assert "[DONE]" not in events

@@ -17,7 +17,14 @@ from billing.metering import Call
 
 from ...errors import ApiError
 from ...registry import ModelInfo
+from . import wire
 
+PARSERS = {
+    "chat": wire.chat_request,
+    "generate": wire.generate_request,
+    "embed": wire.embed_request,
+    "embeddings": wire.embeddings_request,
+}
 NDJSON = "application/x-ndjson"
 VERSION = "0.12.6"  # the Ollama API version these answers follow
 COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
@@ -97,6 +104,10 @@ class OllamaDialect:
     def __init__(self, mode: str = "chat", model: str = "") -> None:
         self.mode = mode
         self.model = model
+
+    def parse(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The request body in the canonical shape (a 400 naming the field when it is wrong)."""
+        return PARSERS[self.mode](body)
 
     def error_response(self, error: ApiError) -> HttpResponse:
         response = JsonResponse(error_body(error, self.model), status=error.status)

@@ -27,7 +27,7 @@ common.RENDERERS[OllamaError] = error_body
 # --- requests -----------------------------------------------------------------------------------
 
 OPTIONS_HELP = (
-    "Ollama's options: num_predict (max_tokens; negative: no limit), temperature, top_p, top_k, "
+    "Ollama's options: num_predict (max_tokens; 0 or negative: no limit), temperature, top_p, top_k, "
     "seed, stop, presence_penalty, frequency_penalty, repeat_penalty. Options of a local runner "
     "(num_ctx, num_gpu, mirostat, …) are accepted and ignored."
 )
@@ -362,7 +362,6 @@ SHOW_ERRORS = errors(
     401,
     "insufficient_scope",
     "no_active_subscription",
-    "model_not_allowed",
     MODEL_NOT_FOUND,
     413,
 )

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema
 
 from keys.authentication import extract_secret
 
+from ...errors import ApiError
 from ...pipeline import resolve_model, run, visible_models
 from ...registry import registry
 from ...views import GatewayView
@@ -22,11 +23,16 @@ from .render import VERSION, OllamaDialect, load_answer, show_answer, tag_entry
 class OllamaView(GatewayView):
     error_dialect: Any = OllamaDialect()
 
-    def dialect_for(self, mode: str, model: str) -> OllamaDialect:
-        """The request's dialect, also the one its errors are rendered by (Ollama's 404 names the
-        model asked for)."""
-        self.error_dialect = OllamaDialect(mode, model)
-        return self.error_dialect
+    mode = "chat"
+
+    def parsed(self, request: Any) -> tuple[OllamaDialect, dict[str, Any]]:
+        """The request's dialect (also the one its errors are rendered by: Ollama's 404 names the
+        model asked for) and its body in the canonical shape."""
+        dialect = OllamaDialect(self.mode)
+        self.error_dialect = dialect
+        canonical = dialect.parse(self.json_body(request))
+        dialect.model = canonical["model"]
+        return dialect, canonical
 
 
 def known_name(name: str, principal: Any) -> str:
@@ -44,7 +50,6 @@ class ChatView(OllamaView):
 
     endpoint = "ollama_chat"
     mode = "chat"
-    parse = staticmethod(wire.chat_request)
 
     @extend_schema(
         tags=["ollama"],
@@ -63,10 +68,8 @@ class ChatView(OllamaView):
         return self.answer(request)
 
     def answer(self, request: Any) -> HttpResponse:
-        body = self.json_body(request)
-        canonical = self.parse(body)
+        dialect, canonical = self.parsed(request)
         called = canonical["model"]
-        dialect = self.dialect_for(self.mode, called)
         canonical["model"] = known_name(called, request.auth)
         if not canonical["messages"]:  # "load the model": nothing to call
             resolve_model(canonical["model"], request.auth, "chat")
@@ -88,7 +91,6 @@ class GenerateView(ChatView):
 
     endpoint = "ollama_generate"
     mode = "generate"
-    parse = staticmethod(wire.generate_request)
 
     @extend_schema(
         tags=["ollama"],
@@ -110,7 +112,6 @@ class EmbedView(OllamaView):
 
     endpoint = "ollama_embed"
     mode = "embed"
-    parse = staticmethod(wire.embed_request)
 
     @extend_schema(
         tags=["ollama"],
@@ -125,9 +126,8 @@ class EmbedView(OllamaView):
         return self.answer(request)
 
     def answer(self, request: Any) -> HttpResponse:
-        canonical = self.parse(self.json_body(request))
+        dialect, canonical = self.parsed(request)
         called = canonical["model"]
-        dialect = self.dialect_for(self.mode, called)
         canonical["model"] = known_name(called, request.auth)
         return run(
             self.call,
@@ -145,7 +145,6 @@ class EmbeddingsView(EmbedView):
 
     endpoint = "ollama_embeddings"
     mode = "embeddings"
-    parse = staticmethod(wire.embeddings_request)
 
     @extend_schema(
         tags=["ollama"],
@@ -174,7 +173,8 @@ class TagsView(OllamaView):
 
 
 class ShowView(OllamaView):
-    """POST /api/show: one model the key may call (404 for any other)."""
+    """POST /api/show: one model the key may call (404 for any other: another workspace's, one
+    the plan or key excludes, a local one without local_model_access)."""
 
     @extend_schema(
         tags=["ollama"],
@@ -184,8 +184,13 @@ class ShowView(OllamaView):
     )
     def post(self, request: Any) -> HttpResponse:
         called = wire.model_name(self.json_body(request))
-        self.dialect_for("show", called)
-        model = resolve_model(known_name(called, request.auth), request.auth, kind=None)
+        self.error_dialect = OllamaDialect("show", called)
+        try:
+            model = resolve_model(known_name(called, request.auth), request.auth, kind=None)
+        except ApiError as error:  # a model this key may not call is not there, for the key
+            if error.code in ("model_not_allowed", "insufficient_scope"):
+                raise ApiError(404, "model_not_found", error.message) from None
+            raise
         return JsonResponse(show_answer(model))
 
 

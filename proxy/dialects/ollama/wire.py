@@ -4,7 +4,7 @@
 
 What Ollama's API says and how it is mapped:
 - `stream` defaults to TRUE (absent means streamed, NDJSON);
-- `options`: num_predict → max_tokens (negative: no limit), temperature, top_p, top_k, seed,
+- `options`: num_predict → max_tokens (0 or negative: no limit), temperature, top_p, top_k, seed,
   stop, presence/frequency penalties, repeat_penalty → repetition_penalty (vLLM's name); what
   only a local runner can use (num_ctx, num_gpu, mirostat, …) is accepted and dropped;
 - `format`: "json" → response_format json_object, a JSON schema → json_schema;
@@ -12,6 +12,7 @@ What Ollama's API says and how it is mapped:
 - `images` (base64, no data: prefix) → image_url parts with a data: URL;
 - tool calls carry `function.arguments` as an object (a JSON string in the canonical shape);
 - `keep_alive`, `template`, `raw`, `context`, `suffix`, `truncate` are accepted and ignored.
+NUL characters and lone surrogates never get here (proxy.validation.parse_json_object).
 """
 
 from __future__ import annotations
@@ -80,29 +81,6 @@ IMAGE_MAGIC = (
 )
 
 
-# --- hostile text -------------------------------------------------------------------------------
-
-
-def check_text(value: Any, path: str = "") -> None:
-    """No NUL character and no lone surrogate anywhere in the body (keys included): a 400 naming
-    the field, before anything is sent upstream or logged."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise fault(path or "body", "must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise fault(path or "body", "is not valid Unicode (a lone surrogate)") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            check_text(key, here)
-            check_text(item, here)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_text(item, f"{path}[{index}]")
-
-
 # --- common fields ------------------------------------------------------------------------------
 
 
@@ -152,10 +130,8 @@ def options_of(body: dict[str, Any]) -> dict[str, Any]:
             continue
         if name == "num_predict":
             predict = _number(options, name, "integer", None, None)
-            if predict > 0:
+            if predict > 0:  # 0 and negative numbers: no limit, as in Ollama
                 canonical["max_tokens"] = predict
-            elif predict == 0:
-                raise fault("options.num_predict", "must be positive (or negative: no limit)")
         elif name == "stop":
             canonical["stop"] = stop_of(value)
         elif name in SAMPLING_OPTIONS:
@@ -212,7 +188,8 @@ def image_part(value: Any, path: str) -> dict[str, Any]:
     """A base64 image (Ollama sends no data: prefix; one is tolerated) as an image_url part."""
     if not isinstance(value, str) or not value:
         raise fault(path, f"expected a base64 string, got {type_name(value)}")
-    data = value.split(",", 1)[1] if value.startswith("data:") else value
+    data = value.partition(",")[2] if value.startswith("data:") else value
+    data = "".join(data.split())  # line breaks, as Go's base64 decoder allows
     try:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -257,6 +234,11 @@ def tool_calls_of(value: Any, path: str, first_index: int) -> list[dict[str, Any
         arguments = function.get("arguments", {})
         if arguments is None:
             arguments = {}
+        if isinstance(arguments, str):  # some clients send OpenAI's JSON string
+            try:
+                arguments = json.loads(arguments or "{}")
+            except ValueError:
+                raise fault(f"{here}.function.arguments", "not valid JSON") from None
         if not isinstance(arguments, dict):
             raise fault(
                 f"{here}.function.arguments", f"expected an object, got {type_name(arguments)}"
@@ -274,10 +256,11 @@ def tool_calls_of(value: Any, path: str, first_index: int) -> list[dict[str, Any
     return calls
 
 
-def answered_call(pending: list[dict[str, Any]], tool_name: Any) -> str:
-    """The id of the tool call a tool message answers: the earliest unanswered call of that
-    name (Ollama's `tool_name`), else the earliest unanswered one."""
-    match = next(
+def answered_call(pending: list[dict[str, Any]], tool_name: Any, call_id: Any = None) -> str:
+    """The id of the tool call a tool message answers: its `tool_call_id` when it names one,
+    else the earliest unanswered call of that name (Ollama's `tool_name`), else the earliest
+    unanswered one."""
+    match = next((c for c in pending if c["id"] == call_id), None) or next(
         (c for c in pending if c["function"]["name"] == tool_name), pending[0] if pending else None
     )
     if match is None:
@@ -321,7 +304,10 @@ def chat_messages(value: Any) -> list[dict[str, Any]]:
             name = message.get("tool_name")
             if name is not None and not isinstance(name, str):
                 raise fault(f"{path}.tool_name", f"expected a string, got {type_name(name)}")
-            call_id = answered_call(pending, name)
+            given = message.get("tool_call_id")
+            if given is not None and not isinstance(given, str):
+                raise fault(f"{path}.tool_call_id", f"expected a string, got {type_name(given)}")
+            call_id = answered_call(pending, name, given)
             canonical.append({"role": "tool", "tool_call_id": call_id, "content": content})
         elif role == "system":
             canonical.append({"role": "system", "content": content})
@@ -333,7 +319,6 @@ def chat_messages(value: Any) -> list[dict[str, Any]]:
 def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/chat as a canonical chat request. An empty `messages` is Ollama's "load the
     model" call: the caller answers it without calling an upstream."""
-    check_text(body)
     model = require_string(body, "model")
     messages = body.get("messages")
     canonical: dict[str, Any] = {
@@ -364,7 +349,6 @@ def optional_string(body: dict[str, Any], name: str) -> str:
 def generate_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/generate as a canonical chat request: `system`, then the prompt (and its
     images) as the user's message. No prompt and no image is the "load the model" call."""
-    check_text(body)
     model = require_string(body, "model")
     prompt = optional_string(body, "prompt")
     system = optional_string(body, "system")
@@ -386,7 +370,6 @@ def generate_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def embed_request(body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/embed: `input` a string or an array of strings."""
-    check_text(body)
     model = require_string(body, "model")
     value = body.get("input")
     if value is None:
@@ -414,7 +397,6 @@ def embed_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def embeddings_request(body: dict[str, Any]) -> dict[str, Any]:
     """The old POST /api/embeddings: one `prompt`, one vector."""
-    check_text(body)
     model = require_string(body, "model")
     prompt = body.get("prompt")
     if prompt is None:
@@ -427,7 +409,6 @@ def embeddings_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def model_name(body: dict[str, Any]) -> str:
     """`model` (or the older `name`) of /api/show."""
-    check_text(body)
     if body.get("model") is None and body.get("name") is not None:
         return require_string(body, "name")
     return require_string(body, "model")

@@ -126,7 +126,7 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
     canonical: dict[str, Any] = {"model": body["model"], "messages": messages}
     if body.get("stream") is True:
         canonical["stream"] = True
-    for name in ("temperature", "top_p", "parallel_tool_calls", "top_logprobs"):
+    for name in ("temperature", "top_p"):
         if body.get(name) is not None:
             canonical[name] = body[name]
     if body.get("max_output_tokens") is not None:
@@ -135,6 +135,8 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
         canonical["tools"] = tools
         if (choice := chat_tool_choice(body.get("tool_choice"))) is not None:
             canonical["tool_choice"] = choice
+        if body.get("parallel_tool_calls") is not None:  # OpenAI refuses it without tools
+            canonical["parallel_tool_calls"] = body["parallel_tool_calls"]
     if (response_format := chat_response_format(body.get("text"))) is not None:
         canonical["response_format"] = response_format
     if effort := reasoning_effort(body.get("reasoning")):

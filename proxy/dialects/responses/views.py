@@ -31,7 +31,6 @@ class ResponsesView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        operation_id="responses_create",
         request=common.body(
             schema.ResponseCreateRequest,
             schema.RESPONSE_REQUEST,
@@ -91,7 +90,6 @@ class ResponseDetailView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        operation_id="responses_retrieve",
         responses={
             200: common.ok(schema.ResponseObject, schema.RESPONSE),
             **common.error_responses(
@@ -105,7 +103,6 @@ class ResponseDetailView(GatewayView):
 
     @extend_schema(
         tags=["gateway"],
-        operation_id="responses_delete",
         responses={
             200: common.ok(schema.ResponseDeleted, schema.RESPONSE_DELETED),
             **common.error_responses(
