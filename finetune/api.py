@@ -307,6 +307,16 @@ def job_spec(body: dict[str, Any], principal: Any) -> services.JobSpec:
         exc.param = "baseModel"
         raise
     hyper = hyperparameters.parse(body, method)
+    validation = body.get("validationDatasetId")
+    if validation is not None:
+        if method != Method.LORA:
+            raise fault("validationDatasetId", 'applies to method "lora" only')
+        if not isinstance(validation, str) or not validation:
+            raise fault(
+                "validationDatasetId", f"expected a dataset id, got {type_name(validation)}"
+            )
+        held = services.owned(Dataset.objects, principal.workspace_id, validation, "dataset")
+        hyper["validationDatasetId"] = str(held.pk)
     plan = principal.plan.code if principal.plan else None
     return services.JobSpec(dataset, model, method, epochs, rate, suffix, hyper, plan)
 

@@ -111,6 +111,10 @@ class JobCreate(serializers.Serializer):
     maxSeqLength = _hyper("maxSeqLength")
     batchSize = _hyper("batchSize")
     validationSplit = _hyper("validationSplit", serializers.FloatField)
+    validationDatasetId = serializers.UUIDField(
+        required=False,
+        help_text="lora only: a second dataset of yours for the eval loss, instead of a split",
+    )
     seed = _hyper("seed")
 
 

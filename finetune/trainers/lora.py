@@ -48,7 +48,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedul
 from proxy.errors import ApiError
 
 from .. import hyperparameters
-from ..models import Job, State
+from ..models import Dataset, Job, State
 from ..runner import retry_locked
 from ..weights import base_weights
 from . import JobLog, Stopped, TrainingData, TrainingError
@@ -368,6 +368,12 @@ class Training:
                 f"No conversation has an assistant turn within maxSeqLength "
                 f"({self.hp['maxSeqLength']} tokens).",
             )
+        if self.hp.get("validationDatasetId"):
+            held_out = self.validation_dataset()
+            eval_set = [encode(tokenizer, c, self.hp["maxSeqLength"]) for c in held_out]
+            eval_set = [e for e in eval_set if e.trained_tokens]
+            system = systems.most_common(1)[0][0] if systems else None
+            return examples, eval_set, system
         order = list(range(len(examples)))
         random.Random(self.hp["seed"]).shuffle(order)
         held = round(len(examples) * self.hp["validationSplit"])
@@ -377,6 +383,21 @@ class Training:
         train_set = [examples[i] for i in order[held:]]
         system = systems.most_common(1)[0][0] if systems else None
         return train_set, eval_set, system
+
+    def validation_dataset(self) -> list[list[dict[str, str]]]:
+        """The conversations of the job's validation dataset (`validationDatasetId`)."""
+        from ..runner import StoredDataset
+
+        try:
+            held_out = Dataset.objects.for_workspace(str(self.job.workspace_id)).get(
+                pk=self.hp["validationDatasetId"]
+            )
+        except Dataset.DoesNotExist:
+            raise TrainingError(
+                "validation_dataset_missing",
+                "The validation dataset was deleted; create the job again without it.",
+            ) from None
+        return list(StoredDataset(held_out))
 
     @torch.no_grad()
     def evaluate(

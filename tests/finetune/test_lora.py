@@ -202,7 +202,8 @@ class KilledAfterFirstEpoch:
 def test_it_resumes_a_killed_workers_job_from_its_checkpoint(
     api: Api, celery_worker, lora, settings
 ) -> None:
-    job = lora_job(api, epochs=3)
+    held_out = api.dataset(tiny_llama.conversations()[:5])["id"]  # eval on a second dataset
+    job = lora_job(api, epochs=3, validationDatasetId=held_out)
     Job.objects.filter(pk=job["id"]).update(state=State.QUEUED)  # as start, run here below
     settings.FINETUNE_TRAINERS = {
         **settings.FINETUNE_TRAINERS,
@@ -228,6 +229,8 @@ def test_it_resumes_a_killed_workers_job_from_its_checkpoint(
     assert done["state"] == "succeeded", done["error"]
     steps = [m["step"] for m in done["metrics"] if m["event"] == "step"]
     assert steps == list(range(1, 16))  # epoch 1 before the kill, 2 and 3 after: no step twice
+    plan = LogLine.objects.filter(job_id=job["id"], data__event="plan").first().data
+    assert (plan["trainExamples"], plan["evalExamples"]) == (20, 5)
     messages = [line.message for line in LogLine.objects.filter(job_id=job["id"])]
     assert any(m.startswith("Resumed from the checkpoint of epoch 1 (step 5)") for m in messages)
     assert api.post(f"/jobs/{job['id']}/resume").json()["error"]["code"] == "job_not_resumable"

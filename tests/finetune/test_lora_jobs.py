@@ -72,6 +72,22 @@ def test_it_refuses_hyperparameters_out_of_range(api: Api, weights, fields, para
     assert response.json()["error"]["message"].startswith(f"{param}: ")
 
 
+def test_it_takes_a_second_dataset_for_validation(api: Api, other_trainer_key, weights) -> None:
+    held_out = api.dataset()["id"]
+    rival = Api(other_trainer_key).dataset()["id"]
+
+    taken = create(api, method="lora", validationDatasetId=held_out)
+    refused = create(api, method="lora", validationDatasetId=rival)
+    wrong = create(api, validationDatasetId=held_out)
+
+    assert taken.status_code == 201, taken.content
+    assert taken.json()["hyperparameters"]["validationDatasetId"] == held_out
+    assert refused.status_code == 404  # another workspace's dataset is a missing one
+    assert refused.json()["error"]["code"] == "dataset_not_found"
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["param"] == "validationDatasetId"
+
+
 def test_it_refuses_lora_hyperparameters_on_a_modelfile_job(api: Api, weights) -> None:
     response = create(api, loraRank=8)
 
