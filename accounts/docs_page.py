@@ -16,8 +16,8 @@ from django.views.generic import TemplateView
 from keys.authentication import workspace_principal
 from keys.models import ApiKey
 from keys.secrets import KEY_PREFIX
+from proxy.dialects.anthropic import default_model
 from proxy.pipeline import visible_models
-from proxy.views import default_model
 
 from .dashboard import WorkspaceMixin
 

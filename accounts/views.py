@@ -248,10 +248,12 @@ def plan_limits(plan: Plan) -> list[tuple[str, str]]:
 
 
 def first_call(workspace: Any) -> dict[str, str]:
-    """The overview's first-call snippet: the user's base URL and a chat model of the plan."""
+    """The overview's first-call snippet: the user's base URL and the plan's cheapest chat
+    model."""
     principal = workspace_principal(workspace)
-    chat_models = [m.name for m in visible_models(principal) if m.kind == "chat"]
-    model = chat_models[0] if chat_models else ""
+    chat_models = [m for m in visible_models(principal) if m.kind == "chat"]
+    cheapest = min(chat_models, key=lambda m: m.input_price_per_mtok or 0, default=None)
+    model = cheapest.name if cheapest else ""
     base_url = settings.PUBLIC_BASE_URL + "/v1"
     body = json.dumps(
         {"model": model or "MODEL", "messages": [{"role": "user", "content": "Hello!"}]}

@@ -8,8 +8,7 @@ Responses, Ollama's native API, …). A dialect is one module of this package. I
   says which paths it serves under each mount point: "" (the site's root), "v1/", "api/v1/".
 
 Adding a dialect = writing its module and naming it in `MODULES`. The pipeline, the limits and
-metering never change for one. (The OpenAI and Anthropic views still live in proxy/views.py,
-which registers their routes.)
+metering never change for one.
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ MOUNTS = ("", "v1/", "api/v1/")
 
 # The modules that register a dialect's routes, in the order their routes are tried.
 MODULES = {
-    "openai": "proxy.views",
-    "anthropic": "proxy.views",
+    "openai": "proxy.dialects.openai.views",
+    "anthropic": "proxy.dialects.anthropic.views",
     "responses": "proxy.dialects.responses.views",
     "ollama": "proxy.dialects.ollama",
 }

@@ -20,8 +20,9 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 
 from billing.metering import Call
+from billing.services import catalog_settings
 
-from ..anthropic_format import (
+from ...anthropic_format import (
     NATIVE,
     NATIVE_EVENTS,
     anthropic_usage,
@@ -32,8 +33,8 @@ from ..anthropic_format import (
     tool_use_block,
     tool_use_id,
 )
-from ..errors import ApiError
-from ..validation import (
+from ...errors import ApiError
+from ...validation import (
     MAX_TOOLS,
     check_boolean,
     check_integer,
@@ -662,3 +663,8 @@ class AnthropicDialect:
 
     def stream_error(self, error: ApiError) -> bytes:
         return event("error", error_body(error))
+
+
+def default_model() -> str | None:
+    """Seed 000: an Anthropic model name the catalog does not know is served by this model."""
+    return catalog_settings().get("default_model") or None

@@ -12,8 +12,8 @@ from django.http import HttpResponse, JsonResponse
 
 from billing.metering import Call
 
-from ..errors import ApiError, openai_response
-from ..providers.base import public
+from ...errors import ApiError, openai_response
+from ...providers.base import public
 
 DONE = b"data: [DONE]\n\n"
 
