@@ -208,14 +208,52 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- fine-tuning ------------------------------------------------------------------------------
 
+
+def _lora_trainer(configured: str) -> str:
+    from importlib.util import find_spec
+
+    if configured:
+        return "" if configured.lower() in ("off", "none", "0") else configured
+    present = all(find_spec(name) for name in ("torch", "transformers", "peft"))
+    return "finetune.trainers.lora.LoraTrainer" if present else ""
+
+
+def env_json(name: str, default: dict) -> dict:
+    import json
+    import os
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: expected a JSON object ({exc})") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name}: expected a JSON object")
+    return value
+
+
 FINETUNE_DATASET_MAX_BYTES = env_int("FINETUNE_DATASET_MAX_BYTES", 20 * 1024 * 1024)
 FINETUNE_DATASET_MAX_RECORDS = env_int("FINETUNE_DATASET_MAX_RECORDS", 50_000)
 # Method → trainer (dotted path); empty = not available here (starting such a job: 501).
+# lora: FINETUNE_TRAINER_LORA, or by default the LoRA trainer wherever the `train` extra
+# (torch, transformers, peft) is installed ("off" disables it); found without importing them.
 FINETUNE_TRAINERS = {
     "modelfile": env_str("FINETUNE_TRAINER_MODELFILE")
     or "finetune.trainers.modelfile.ModelfileTrainer",
-    "lora": env_str("FINETUNE_TRAINER_LORA") or "",
+    "lora": _lora_trainer(env_str("FINETUNE_TRAINER_LORA")),
 }
+# lora: catalog model name → its trainable weights on training hosts, a Hugging Face-format
+# directory (or a hub id already in the host's cache; nothing is downloaded), or
+# {"path": ..., "architecture": "LlamaForCausalLM"} where web hosts cannot see the directory.
+FINETUNE_LORA_BASE_WEIGHTS = env_json("FINETUNE_LORA_BASE_WEIGHTS", {})
+# lora: per plan code ("default" for the others): dataset tokens × epochs of one job, and the
+# workspace's lora jobs queued or running at once.
+FINETUNE_LORA_LIMITS = env_json(
+    "FINETUNE_LORA_LIMITS", {"default": {"max_token_epochs": 20_000_000, "max_concurrent": 1}}
+)
+FINETUNE_LORA_MICRO_BATCH = env_int("FINETUNE_LORA_MICRO_BATCH", 4)  # per forward pass
 FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS = env_int("FINETUNE_MODELFILE_MAX_EXAMPLE_TOKENS", 8192)
 FINETUNE_MODELFILE_MAX_EXAMPLES = env_int("FINETUNE_MODELFILE_MAX_EXAMPLES", 100)
 # A running job whose worker has not sent a heartbeat for this long is failed by the reaper.
@@ -299,6 +337,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVERS": [{"url": PUBLIC_BASE_URL}],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "finetune.schema.offered_methods",  # `lora` only where a trainer is configured
+    ],
 }
 
 # How long a process trusts its own copy of a key's authentication (seconds). Revocation and

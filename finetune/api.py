@@ -21,7 +21,7 @@ from proxy.schema import body, ok
 from proxy.validation import fault, parse_json_object, type_name
 from proxy.views import GatewayView
 
-from . import schema, services
+from . import hyperparameters, schema, services
 from .datasets import check_bytes, check_count, parse_jsonl, parse_records, too_many_bytes
 from .models import Dataset, Job, Method
 
@@ -61,14 +61,11 @@ def job_object(job: Job) -> dict[str, Any]:
         "state": job.state,
         "progress": job.progress,
         "error": {"code": job.error_code, "message": job.error} if job.error_code else None,
-        "result": {
-            "examples": artifact.get("examples", 0),
-            "exampleTokens": artifact.get("example_tokens", 0),
-            "hasSystemPrompt": bool(artifact.get("system")),
-            "parameters": artifact.get("parameters") or {},
-            "contextWindow": artifact.get("context_window"),
-        }
-        if job.artifact
+        "hyperparameters": job.hyperparameters or {},
+        "result": result_object(artifact) if job.artifact else None,
+        "metrics": job.metrics or [],
+        "checkpoint": {"epoch": job.checkpoint.get("epoch"), "step": job.checkpoint.get("step")}
+        if job.checkpoint
         else None,
         "modelName": job.registered_model or None,
         "createdAt": iso(job.created_at),
@@ -76,6 +73,24 @@ def job_object(job: Job) -> dict[str, Any]:
         "startedAt": iso(job.started_at),
         "finishedAt": iso(job.finished_at),
     }
+
+
+def result_object(artifact: dict[str, Any]) -> dict[str, Any]:
+    result = {
+        "examples": artifact.get("examples", 0),
+        "exampleTokens": artifact.get("example_tokens", 0),
+        "hasSystemPrompt": bool(artifact.get("system")),
+        "parameters": artifact.get("parameters") or {},
+        "contextWindow": artifact.get("context_window"),
+    }
+    if artifact.get("adapter"):
+        result["adapter"] = {
+            name: {"sha256": f["sha256"], "bytes": f["size"]}
+            for name, f in artifact["adapter"].items()
+        }
+        for name in ("trainLossFirst", "trainLossLast", "evalLoss", "tokensPerSecond"):
+            result[name] = artifact.get(name)
+    return result
 
 
 def page_limit(request: Any, default: int = 50, most: int = 200) -> int:
@@ -291,7 +306,19 @@ def job_spec(body: dict[str, Any], principal: Any) -> services.JobSpec:
     except ApiError as exc:
         exc.param = "baseModel"
         raise
-    return services.JobSpec(dataset, model, method, epochs, rate, suffix)
+    hyper = hyperparameters.parse(body, method)
+    validation = body.get("validationDatasetId")
+    if validation is not None:
+        if method != Method.LORA:
+            raise fault("validationDatasetId", 'applies to method "lora" only')
+        if not isinstance(validation, str) or not validation:
+            raise fault(
+                "validationDatasetId", f"expected a dataset id, got {type_name(validation)}"
+            )
+        held = services.owned(Dataset.objects, principal.workspace_id, validation, "dataset")
+        hyper["validationDatasetId"] = str(held.pk)
+    plan = principal.plan.code if principal.plan else None
+    return services.JobSpec(dataset, model, method, epochs, rate, suffix, hyper, plan)
 
 
 class JobsView(TrainingView):
@@ -318,6 +345,7 @@ class JobsView(TrainingView):
             **schema.errors(
                 schema.BAD_JOB,
                 "base_model_not_trainable",
+                "training_too_large",
                 "model_not_allowed",
                 "dataset_not_found",
                 "model_not_found",
@@ -367,6 +395,7 @@ class JobStartView(TrainingView):
                 "job_not_found",
                 "job_already_started",
                 "rate_limit_exceeded",
+                "training_jobs_limit",
                 "method_unavailable",
                 "limits_unavailable",
                 "queue_unavailable",
@@ -374,7 +403,30 @@ class JobStartView(TrainingView):
         },
     )
     def post(self, request: Any, job_id: str) -> HttpResponse:
-        return JsonResponse(job_object(services.start_job(self.job(job_id))))
+        return JsonResponse(job_object(services.start_job(self.job(job_id), plan_of(request))))
+
+
+def plan_of(request: Any) -> str | None:
+    plan = request.auth.plan
+    return plan.code if plan else None
+
+
+class JobResumeView(TrainingView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finetune_jobs_resume",
+        request=None,
+        responses={
+            200: ok(schema.JobObject, schema.RESUMED_JOB),
+            **schema.errors(
+                "job_not_found", "job_not_resumable", "training_jobs_limit", "queue_unavailable"
+            ),
+        },
+    )
+    def post(self, request: Any, job_id: str) -> HttpResponse:
+        """A lora job that failed after a checkpoint (its worker died): queued again, training
+        from the epoch after its last checkpoint."""
+        return JsonResponse(job_object(services.resume_job(self.job(job_id), plan_of(request))))
 
 
 class JobCancelView(TrainingView):
@@ -419,6 +471,7 @@ class JobLogView(TrainingView):
                         "time": iso(line.time),
                         "level": line.level,
                         "message": line.message,
+                        **({"data": line.data} if line.data else {}),
                     }
                     for line in lines
                 ],

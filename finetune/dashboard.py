@@ -79,6 +79,29 @@ class RegisterForm(forms.Form):
     model_name = forms.CharField(max_length=200, label="Model name")
 
 
+def with_loss_curve(job: dict[str, Any], width: int = 300, height: int = 60) -> dict[str, Any]:
+    """A lora job's train and eval losses as SVG polyline points (x by step, y by loss)."""
+    steps = [m for m in job["metrics"] if m.get("event") == "step"]
+    evals = [m for m in job["metrics"] if m.get("event") == "epoch" and m.get("evalLoss")]
+    if len(steps) < 2:
+        return job
+    last = max(m["step"] for m in steps) or 1
+    top = max(max(m["trainLoss"] for m in steps), *(m["evalLoss"] for m in evals)) or 1
+
+    def points(entries: list[dict], key: str) -> str:
+        return " ".join(
+            f"{m['step'] * width / last:.1f},{height - m[key] * height / top:.1f}" for m in entries
+        )
+
+    job["lossCurve"] = {
+        "train": points(steps, "trainLoss"),
+        "eval": points(evals, "evalLoss"),
+        "first": steps[0]["trainLoss"],
+        "last": steps[-1]["trainLoss"],
+    }
+    return job
+
+
 @contextmanager
 def charged(principal: Principal, endpoint: str) -> Iterator[Call]:
     """One dashboard action through the plan's limits and credits, like the API call it mirrors:
@@ -128,14 +151,16 @@ class FinetunePage(WorkspaceMixin, TemplateView):
             allowed=self.allowed(),
             datasets=datasets,
             jobs=[
-                {
-                    **job_object(job),
-                    "dataset": job.dataset,
-                    "created": job.created_at,
-                    "started": job.started_at,
-                    "finished": job.finished_at,
-                    "defaultName": default_model_name(job),
-                }
+                with_loss_curve(
+                    {
+                        **job_object(job),
+                        "dataset": job.dataset,
+                        "created": job.created_at,
+                        "started": job.started_at,
+                        "finished": job.finished_at,
+                        "defaultName": default_model_name(job),
+                    }
+                )
                 for job in jobs
             ],
             costs=credit_costs(),

@@ -60,6 +60,15 @@ class Job(models.Model):
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.MODELFILE)
     epochs = models.PositiveSmallIntegerField(default=3)
     learning_rate = models.FloatField(null=True, blank=True)
+    hyperparameters = models.JSONField(
+        default=dict, blank=True, help_text="the trainer's settings, validated, with defaults"
+    )
+    metrics = models.JSONField(
+        default=list, blank=True, help_text="the trainer's progress entries (step, losses, …)"
+    )
+    checkpoint = models.JSONField(
+        null=True, blank=True, help_text="the last epoch's checkpoint in storage (resume)"
+    )
     suffix = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -100,6 +109,7 @@ class LogLine(models.Model):
     time = models.DateTimeField(default=timezone.now)
     level = models.CharField(max_length=8, default="info")
     message = models.TextField()
+    data = models.JSONField(null=True, blank=True, help_text="a structured entry's fields")
 
     class Meta:
         ordering = ["id"]

@@ -1,4 +1,4 @@
-"""Ollama's model management API, as registration uses it: create, show, delete."""
+"""Ollama's model management API, as registration uses it: blobs, create, show, delete."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from proxy.registry import UpstreamInfo
 from proxy.router import router
 
 CREATE_TIMEOUT = 120.0
+BLOB_TIMEOUT = 600.0  # an adapter of a large base model is hundreds of megabytes
 
 
 class OllamaError(Exception):
@@ -21,11 +22,16 @@ class OllamaMissing(OllamaError):
     """404: no such model there."""
 
 
-def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout: float) -> bytes:
+def _request(
+    upstream: UpstreamInfo, method: str, path: str, body: dict | bytes | None, timeout: float
+) -> bytes:
     """The answer's body, read within the upstream's answer caps (a customer's server is
-    capped tighter: proxy.providers.base.caps_for)."""
+    capped tighter: proxy.providers.base.caps_for). `body`: JSON, or a blob's bytes."""
     picked = router.pick_key(upstream)
-    headers = {"Content-Type": "application/json"}
+    if isinstance(body, bytes | None):
+        headers, payload = {"Content-Type": "application/octet-stream"}, body
+    else:
+        headers, payload = {"Content-Type": "application/json"}, json.dumps(body).encode()
     if picked and picked[1]:
         headers["Authorization"] = f"Bearer {picked[1]}"
     url = f"{upstream.base_url}{path}"
@@ -33,7 +39,7 @@ def _request(upstream: UpstreamInfo, method: str, path: str, body: dict, timeout
         response = http().request(
             method,
             url,
-            body=json.dumps(body).encode(),
+            body=payload,
             headers=headers,
             timeout=timeout_for(timeout),
             redirect=False,
@@ -57,13 +63,36 @@ def _message(data: bytes) -> str:
         return ""
 
 
-def create(upstream: UpstreamInfo, name: str, base: str, artifact: dict[str, Any]) -> None:
+def has_blob(upstream: UpstreamInfo, digest: str) -> bool:
+    """HEAD /api/blobs/sha256:<hex>: 200 if the server has the blob, 404 if not."""
+    try:
+        _request(upstream, "HEAD", f"/api/blobs/{digest}", None, upstream.timeout)
+    except OllamaMissing:
+        return False
+    return True
+
+
+def push_blob(upstream: UpstreamInfo, digest: str, data: bytes) -> None:
+    """POST /api/blobs/sha256:<hex> with the file's bytes (201; 400 if the digest differs)."""
+    _request(upstream, "POST", f"/api/blobs/{digest}", data, BLOB_TIMEOUT)
+
+
+def create(
+    upstream: UpstreamInfo,
+    name: str,
+    base: str,
+    artifact: dict[str, Any],
+    adapters: dict[str, str] | None = None,
+) -> None:
     """POST /api/create in its JSON form: the model `name` from `base` with the artifact's system
-    prompt, example messages and parameters."""
+    prompt, example messages and parameters, and the LoRA adapter's blobs (`adapters`: file
+    name → digest) for a lora job."""
     body: dict[str, Any] = {"model": name, "from": base, "stream": False}
     for field in ("system", "messages", "parameters"):
         if artifact.get(field):
             body[field] = artifact[field]
+    if adapters:
+        body["adapters"] = adapters
     data = _request(upstream, "POST", "/api/create", body, CREATE_TIMEOUT)
     try:
         status = json.loads(data).get("status")

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,8 +24,27 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats (and cancellation checks) of a running job
 
 
-def append_log(job_id: Any, message: str, level: str = "info") -> None:
-    LogLine.objects.create(job_id=job_id, level=level, message=message)
+LOCKED_TRIES = 20
+
+
+def retry_locked(write: Callable[[], Any]) -> Any:
+    """A write retried a few times while the database reports a lock (SQLite, in the embedded
+    mode and the tests, refuses a write during another connection's read): a long run's outcome
+    must not be lost to one."""
+    for attempt in range(LOCKED_TRIES):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == LOCKED_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+def append_log(job_id: Any, message: str, level: str = "info", data: Any = None) -> None:
+    retry_locked(
+        lambda: LogLine.objects.create(job_id=job_id, level=level, message=message, data=data)
+    )
 
 
 def finish(
@@ -35,7 +55,10 @@ def finish(
     jobs = Job.objects.filter(pk=job_id, state=leaving)
     if when is not None:
         jobs = jobs.filter(when)
-    return bool(jobs.update(state=state, finished_at=timezone.now(), heartbeat_at=None, **fields))
+    now = timezone.now()
+    return bool(
+        retry_locked(lambda: jobs.update(state=state, finished_at=now, heartbeat_at=None, **fields))
+    )
 
 
 class StoredDataset:
@@ -62,8 +85,8 @@ class Run:
         self._checked = 0.0
         self._stopped = False
 
-    def __call__(self, message: str, level: str = "info") -> None:
-        append_log(self.job_id, message, level)
+    def __call__(self, message: str, level: str = "info", data: Any = None) -> None:
+        append_log(self.job_id, message, level, data)
 
     def progress(self, percent: int) -> None:
         Job.objects.filter(pk=self.job_id, state=State.RUNNING).update(
@@ -139,14 +162,17 @@ def reap_stale_jobs() -> int:
     database): the job never stays `running` forever. Returns how many were reaped."""
     timeout = settings.FINETUNE_HEARTBEAT_TIMEOUT_SECONDS
     horizon = timezone.now() - timedelta(seconds=timeout)
-    message = (
-        f"The worker running this job stopped responding (no heartbeat for {timeout} s); "
-        "start a new job from the same dataset."
-    )
+    lost = f"The worker running this job stopped responding (no heartbeat for {timeout} s); "
     reaped = 0
-    for job_id in Job.objects.filter(state=State.RUNNING, heartbeat_at__lt=horizon).values_list(
-        "pk", flat=True
-    ):
+    for job_id, checkpoint in Job.objects.filter(
+        state=State.RUNNING, heartbeat_at__lt=horizon
+    ).values_list("pk", "checkpoint"):
+        message = lost + (
+            f"resume it from its checkpoint of epoch {checkpoint['epoch']} with "
+            "POST /api/v1/finetune/jobs/{id}/resume."
+            if checkpoint
+            else "start a new job from the same dataset."
+        )
         stale = Q(heartbeat_at__lt=horizon)  # not if it beat again meanwhile
         if finish(job_id, State.FAILED, when=stale, error_code="worker_lost", error=message):
             append_log(job_id, f"Failed: {message}", "error")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
@@ -13,9 +15,43 @@ METHOD_HELP = (
     "model, the dataset's system prompt, and few-shot example conversations chosen to fit a "
     "quarter of the base model's context window. This is conditioning, not weight training: "
     'the base weights are unchanged, and epochs/learningRate do not apply. "lora": weight '
-    "training on a GPU worker; on a deployment without a GPU trainer, starting it fails with "
-    "501 method_unavailable."
+    "training of a LoRA adapter (PyTorch, transformers, peft) on a training worker, registered "
+    "in Ollama as an adapter of the base model; the base model needs trainable weights on the "
+    "training hosts (else 400 naming baseModel). On a deployment without a lora trainer, "
+    "starting it fails with 501 method_unavailable."
 )
+
+
+def _hyper(name: str, field: type = serializers.IntegerField) -> serializers.Field:
+    from .hyperparameters import LORA
+
+    spec = LORA[name]
+    return field(
+        required=False,
+        min_value=spec.low,
+        max_value=spec.high,
+        help_text=f"lora only: {spec.help}; {spec.describe().removeprefix('expected ')}, "
+        f"default {spec.default}",
+    )
+
+
+def offered_methods(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular hook: a job's `method` offers only the methods this deployment has a
+    trainer for (`lora` only where one is configured)."""
+    from .trainers import trainer_configured
+
+    offered = [m for m in ("modelfile", "lora") if trainer_configured(m)]
+    job = result.get("components", {}).get("schemas", {}).get("JobCreateRequest", {})
+    method = job.get("properties", {}).get("method")
+    if method is not None:
+        description = method.get("description", "").split("\n\n* ", 1)[0]
+        job["properties"]["method"] = {
+            "type": "string",
+            "enum": offered,
+            "default": "modelfile",
+            "description": description,
+        }
+    return result
 
 
 class DatasetCreate(serializers.Serializer):
@@ -64,11 +100,22 @@ class JobCreate(serializers.Serializer):
         ["modelfile", "lora"], default="modelfile", required=False, help_text=METHOD_HELP
     )
     learningRate = serializers.FloatField(
-        required=False, max_value=1, help_text="above 0, at most 1; for lora only"
+        required=False, max_value=1, help_text="above 0, at most 1; for lora only (default 2e-4)"
     )
     suffix = serializers.CharField(
         required=False, max_length=40, help_text="used in the default modelName"
     )
+    loraRank = _hyper("loraRank")
+    loraAlpha = _hyper("loraAlpha")
+    loraDropout = _hyper("loraDropout", serializers.FloatField)
+    maxSeqLength = _hyper("maxSeqLength")
+    batchSize = _hyper("batchSize")
+    validationSplit = _hyper("validationSplit", serializers.FloatField)
+    validationDatasetId = serializers.UUIDField(
+        required=False,
+        help_text="lora only: a second dataset of yours for the eval loss, instead of a split",
+    )
+    seed = _hyper("seed")
 
 
 class JobError(serializers.Serializer):
@@ -84,6 +131,35 @@ class JobResult(serializers.Serializer):
     contextWindow = serializers.IntegerField(
         help_text="tokens left for a chat with the registered model (num_ctx less the examples)"
     )
+    adapter = serializers.DictField(
+        required=False,
+        help_text="lora: the adapter's files (adapter_model.safetensors, adapter_config.json), "
+        "each {sha256, bytes}",
+    )
+    trainLossFirst = serializers.FloatField(required=False, help_text="lora: the first step's")
+    trainLossLast = serializers.FloatField(required=False, help_text="lora: the last step's")
+    evalLoss = serializers.FloatField(
+        required=False, allow_null=True, help_text="lora: after the last epoch"
+    )
+    tokensPerSecond = serializers.FloatField(required=False, help_text="lora: the whole run's")
+
+
+class MetricEntry(serializers.Serializer):
+    event = serializers.ChoiceField(["step", "epoch"])
+    step = serializers.IntegerField()
+    epoch = serializers.IntegerField()
+    totalSteps = serializers.IntegerField(required=False)
+    trainLoss = serializers.FloatField(required=False)
+    evalLoss = serializers.FloatField(required=False, allow_null=True)
+    learningRate = serializers.FloatField(required=False)
+    tokensPerSecond = serializers.FloatField(required=False)
+    etaSeconds = serializers.FloatField(required=False)
+    time = serializers.DateTimeField()
+
+
+class Checkpoint(serializers.Serializer):
+    epoch = serializers.IntegerField()
+    step = serializers.IntegerField()
 
 
 class JobObject(serializers.Serializer):
@@ -101,7 +177,16 @@ class JobObject(serializers.Serializer):
     )
     progress = serializers.IntegerField(min_value=0, max_value=100)
     error = JobError(allow_null=True)
+    hyperparameters = serializers.DictField(
+        help_text="lora: the resolved hyper-parameters (defaults filled in); {} for modelfile"
+    )
     result = JobResult(allow_null=True)
+    metrics = MetricEntry(
+        many=True, help_text="lora: step entries (losses, learning rate, tokens/s, ETA), epochs"
+    )
+    checkpoint = Checkpoint(
+        allow_null=True, help_text="lora: the last epoch saved (a failed job resumes after it)"
+    )
     modelName = serializers.CharField(
         allow_null=True, help_text="the registered model's name, once registration succeeded"
     )
@@ -122,6 +207,9 @@ class LogLineObject(serializers.Serializer):
     time = serializers.DateTimeField()
     level = serializers.ChoiceField(["info", "warning", "error"])
     message = serializers.CharField()
+    data = serializers.DictField(
+        required=False, help_text="a structured entry's fields (lora: event, step, losses, …)"
+    )
 
 
 class JobLog(serializers.Serializer):
@@ -199,7 +287,26 @@ def _errors() -> dict[str, ApiError]:
             "dataset_in_use",
             f"Fine-tune jobs use this dataset; delete them first ({JOB_ID}).",
         ),
+        ApiError(
+            400,
+            "training_too_large",
+            "epochs: the dataset's 9,000,000 tokens × 3 epoch(s) = 27,000,000 trained tokens, "
+            "over your plan's limit of 20,000,000.",
+            param="epochs",
+        ),
         ApiError(409, "job_already_started", "The job is already running."),
+        ApiError(
+            409,
+            "job_not_resumable",
+            "Only a failed job with a checkpoint can be resumed; this one is succeeded.",
+        ),
+        ApiError(
+            429,
+            "training_jobs_limit",
+            "Your plan runs 1 lora job(s) at a time and 1 are queued or running; start this one "
+            "when one has finished.",
+            type="rate_limit_error",
+        ),
         ApiError(409, "job_not_cancellable", "The job has already succeeded."),
         ApiError(409, "job_active", "The job is running; cancel it before deleting it."),
         ApiError(
@@ -326,7 +433,10 @@ JOB = {
     "state": "pending",
     "progress": 0,
     "error": None,
+    "hyperparameters": {},
     "result": None,
+    "metrics": [],
+    "checkpoint": None,
     "modelName": None,
     "createdAt": "2026-01-15T09:31:04.855115Z",
     "queuedAt": None,
@@ -348,6 +458,43 @@ SUCCEEDED_JOB = {
     },
     "startedAt": "2026-01-15T09:31:10.879248Z",
     "finishedAt": "2026-01-15T09:31:10.887956Z",
+}
+LORA_HYPERPARAMETERS = {
+    "loraRank": 16,
+    "loraAlpha": 32,
+    "loraDropout": 0.05,
+    "maxSeqLength": 1024,
+    "batchSize": 8,
+    "validationSplit": 0.1,
+    "seed": 42,
+}
+RESUMED_JOB = {
+    **QUEUED_JOB,
+    "method": "lora",
+    "learningRate": 0.0002,
+    "hyperparameters": LORA_HYPERPARAMETERS,
+    "metrics": [
+        {
+            "event": "step",
+            "step": 1,
+            "totalSteps": 12,
+            "epoch": 1,
+            "trainLoss": 2.41,
+            "learningRate": 0.0002,
+            "tokensPerSecond": 1850.0,
+            "stepSeconds": 0.9,
+            "etaSeconds": 10.0,
+            "time": "2026-01-15T09:31:12.000000Z",
+        },
+        {
+            "event": "epoch",
+            "epoch": 1,
+            "step": 4,
+            "evalLoss": 1.92,
+            "time": "2026-01-15T09:31:15.000000Z",
+        },
+    ],
+    "checkpoint": {"epoch": 1, "step": 4},
 }
 JOB_LIST = {"object": "list", "data": [SUCCEEDED_JOB], "has_more": False}
 JOB_LOG = {

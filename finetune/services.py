@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -23,7 +24,7 @@ from proxy.local import REGISTERED_PREFIX
 from proxy.models import Deployment, Model
 from proxy.registry import DeploymentInfo, ModelInfo, registry
 
-from . import ollama, runner
+from . import ollama, runner, weights
 from .datasets import ParsedDataset
 from .models import Dataset, Job, LogLine, Method, State
 from .trainers import trainer_configured
@@ -98,6 +99,15 @@ class JobSpec:
     epochs: int
     learning_rate: float | None
     suffix: str
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    plan: str | None = None  # the workspace's plan code (its lora limits)
+
+
+def lora_limits(plan: str | None) -> dict[str, int]:
+    """The lora caps of a plan: `max_token_epochs` (dataset tokens × epochs of one job) and
+    `max_concurrent` (the workspace's lora jobs queued or running at once)."""
+    limits = settings.FINETUNE_LORA_LIMITS
+    return {**limits.get("default", {}), **limits.get(plan or "", {})}
 
 
 def ollama_deployments(model: ModelInfo) -> list[DeploymentInfo]:
@@ -120,6 +130,9 @@ def create_job(workspace_id: str, spec: JobSpec) -> Job:
             "upstream; fine-tunes are registered in Ollama.",
             param="baseModel",
         )
+    if spec.method == Method.LORA and trainer_configured(Method.LORA):
+        weights.base_weights(spec.base_model.name)
+        _check_token_epochs(spec)
     return Job.objects.create(
         workspace_id=workspace_id,
         dataset=spec.dataset,
@@ -128,14 +141,49 @@ def create_job(workspace_id: str, spec: JobSpec) -> Job:
         epochs=spec.epochs,
         learning_rate=spec.learning_rate,
         suffix=spec.suffix,
+        hyperparameters=spec.hyperparameters,
     )
 
 
-def start_job(job: Job) -> Job:
+def _check_token_epochs(spec: JobSpec) -> None:
+    most = lora_limits(spec.plan).get("max_token_epochs")
+    wanted = spec.dataset.estimated_tokens * spec.epochs
+    if most is not None and wanted > most:
+        raise ApiError(
+            400,
+            "training_too_large",
+            f"epochs: the dataset's {spec.dataset.estimated_tokens:,} tokens × {spec.epochs} "
+            f"epoch(s) = {wanted:,} trained tokens, over your plan's limit of {most:,}.",
+            param="epochs",
+        )
+
+
+def _check_concurrency(job: Job, plan: str | None) -> None:
+    most = lora_limits(plan).get("max_concurrent")
+    if most is None:
+        return
+    busy = Job.objects.filter(
+        workspace_id=job.workspace_id,
+        method=Method.LORA,
+        state__in=(State.QUEUED, State.RUNNING),
+    ).count()
+    if busy >= most:
+        raise ApiError(
+            429,
+            "training_jobs_limit",
+            f"Your plan runs {most} lora job(s) at a time and {busy} are queued or running; "
+            "start this one when one has finished.",
+            type="rate_limit_error",
+        )
+
+
+def start_job(job: Job, plan: str | None = None) -> Job:
     """pending → queued, and the run on a worker once the transaction commits. A method this
     deployment has no trainer for fails the job at once (`method_unavailable`, 501)."""
     if job.state != State.PENDING:
         raise ApiError(409, "job_already_started", f"The job is already {job.state}.")
+    if job.method == Method.LORA and trainer_configured(job.method):
+        _check_concurrency(job, plan)
     if not trainer_configured(job.method):
         message = runner.unavailable_message(job.method)
         if runner.finish(
@@ -208,14 +256,58 @@ def _revoke(task_id: str) -> None:
         log.info("could not revoke task %s: %s", task_id, exc)
 
 
+def resume_job(job: Job, plan: str | None = None) -> Job:
+    """A lora job that failed (its worker died, or the trainer broke) with a checkpoint: queued
+    again, and the trainer starts from the epoch after the checkpoint."""
+    if job.state != State.FAILED or not job.checkpoint:
+        raise ApiError(
+            409,
+            "job_not_resumable",
+            "Only a failed job with a checkpoint can be resumed; this one is "
+            f"{job.state}{'' if job.checkpoint else ' without a checkpoint'}.",
+        )
+    _check_concurrency(job, plan)
+    task_id = uuid.uuid4().hex
+    with transaction.atomic():
+        resumed = Job.objects.filter(pk=job.pk, state=State.FAILED).update(
+            state=State.QUEUED,
+            queued_at=timezone.now(),
+            finished_at=None,
+            task_id=task_id,
+            error_code="",
+            error="",
+        )
+        if not resumed:
+            raise ApiError(409, "job_not_resumable", "The job has just been resumed.")
+        runner.append_log(
+            job.pk, f"Resumed from the checkpoint of epoch {job.checkpoint.get('epoch')}."
+        )
+        transaction.on_commit(lambda: _send(job, task_id))
+    job.refresh_from_db()
+    return job
+
+
 def delete_job(job: Job) -> None:
+    """Delete the row, then its stored files (adapter, checkpoint) once that has committed."""
     if job.state in (State.QUEUED, State.RUNNING):
         raise ApiError(409, "job_active", f"The job is {job.state}; cancel it before deleting it.")
-    deleted, _ = (
-        Job.objects.filter(pk=job.pk).exclude(state__in=(State.QUEUED, State.RUNNING)).delete()
-    )
-    if not deleted:
-        raise ApiError(409, "job_active", "The job has just started; cancel it first.")
+    files = stored_files(job)
+    with transaction.atomic():
+        deleted, _ = (
+            Job.objects.filter(pk=job.pk).exclude(state__in=(State.QUEUED, State.RUNNING)).delete()
+        )
+        if not deleted:
+            raise ApiError(409, "job_active", "The job has just started; cancel it first.")
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+
+
+def stored_files(job: Job) -> list[str]:
+    """The storage names of the job's adapter files and checkpoint."""
+    adapter = (job.artifact or {}).get("adapter") or {}
+    names = [f["path"] for f in adapter.values() if isinstance(f, dict) and f.get("path")]
+    if job.checkpoint and job.checkpoint.get("path"):
+        names.append(job.checkpoint["path"])
+    return names
 
 
 def log_lines(job: Job, after: int, limit: int) -> list[LogLine]:
@@ -287,7 +379,10 @@ def register_job(job: Job, name: str) -> Model:
         for deployment in ollama_deployments(base):
             touched.append(deployment)  # before the call: a lost answer may hide a created model
             try:
-                ollama.create(deployment.upstream, remote, deployment.upstream_model, job.artifact)
+                adapters = _upload_adapter(deployment, job.artifact)
+                ollama.create(
+                    deployment.upstream, remote, deployment.upstream_model, job.artifact, adapters
+                )
                 ollama.show(deployment.upstream, remote)
             except ollama.OllamaError as exc:
                 raise ApiError(
@@ -304,6 +399,19 @@ def register_job(job: Job, name: str) -> Model:
     runner.append_log(job.pk, f"Registered as {name!r} ({remote} in Ollama).")
     job.registered_model, job.registering_since = name, None
     return model
+
+
+def _upload_adapter(deployment: DeploymentInfo, artifact: dict[str, Any]) -> dict[str, str]:
+    """A lora artifact's files as blobs on the deployment's Ollama (each skipped if it is there
+    already); `adapters` for /api/create: file name → `sha256:<digest>`. {} for modelfile."""
+    adapters = {}
+    for name, stored in (artifact.get("adapter") or {}).items():
+        digest = f"sha256:{stored['sha256']}"
+        if not ollama.has_blob(deployment.upstream, digest):
+            with default_storage.open(stored["path"], "rb") as handle:
+                ollama.push_blob(deployment.upstream, digest, handle.read())
+        adapters[name] = digest
+    return adapters
 
 
 def _registrable(job: Job, name: str) -> ModelInfo:

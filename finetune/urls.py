@@ -19,6 +19,9 @@ finetune_api_patterns = [
     path(
         "finetune/jobs/<str:job_id>/cancel", api.JobCancelView.as_view(), name="finetune-job-cancel"
     ),
+    path(
+        "finetune/jobs/<str:job_id>/resume", api.JobResumeView.as_view(), name="finetune-job-resume"
+    ),
     path("finetune/jobs/<str:job_id>/log", api.JobLogView.as_view(), name="finetune-job-log"),
     path(
         "finetune/jobs/<str:job_id>/register",

@@ -239,6 +239,7 @@ class ModelInfo:
     messages: list[dict[str, Any]] = field(default_factory=list)
     license: str | None = None
     modified_at: str = "2025-01-01T00:00:00.000000Z"
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA adapter: file name → digest
 
     @property
     def digest(self) -> str:

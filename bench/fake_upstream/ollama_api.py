@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Any
 
 from .base import ApiError, Ctx, ModelInfo, Response, Stream, canonical, dumps, now_iso, random_id
@@ -20,6 +21,8 @@ from .content import (
 )
 
 NDJSON = "application/x-ndjson"
+BLOBS = "/api/blobs/"
+DIGEST = re.compile(r"sha256[:-][0-9a-fA-F]{64}")
 VERSION = "0.12.6"
 DONE_REASON = {"end": "stop", "stop_sequence": "stop", "length": "length", "tool": "stop"}
 GARBAGE = b'{"model":"garbage","message": oops\n'
@@ -353,6 +356,11 @@ def show(ctx: Ctx) -> Response:
     if info.system:
         modelfile.append(f'SYSTEM """{info.system}"""')
     modelfile += [
+        f"ADAPTER /root/.ollama/models/blobs/{digest.replace(':', '-')}"
+        for name, digest in info.adapters.items()
+        if name.endswith(".safetensors")
+    ]
+    modelfile += [
         f"PARAMETER {key} {item}"
         for key, value in info.parameters.items()
         for item in (value if isinstance(value, list) else [value])
@@ -435,6 +443,7 @@ def create(ctx: Ctx) -> Response | Stream:
     if not isinstance(parameters, dict):
         raise ApiError(400, "parameters must be an object")
     messages = spec.get("messages") or []
+    adapters = _adapters(ctx, spec.get("adapters"))
     info = ModelInfo(
         name,
         kind=parent.kind,
@@ -453,9 +462,12 @@ def create(ctx: Ctx) -> Response | Stream:
         else list(parent.messages),
         license=spec.get("license") if isinstance(spec.get("license"), str) else parent.license,
         modified_at=now_iso(),
+        adapters=adapters or dict(parent.adapters),
     )
     ctx.state.add_model(info)
     statuses = ["reading model metadata"]
+    if adapters:
+        statuses += ["converting adapter", "creating adapter layer"]
     if info.system:
         statuses.append("creating system layer")
     if parameters:
@@ -465,6 +477,48 @@ def create(ctx: Ctx) -> Response | Stream:
         return Response(200, dumps({"status": "success"}))
     lines = [_line({"status": s}) for s in statuses]
     return Stream(NDJSON, lines, _error_line(), GARBAGE)
+
+
+def _adapters(ctx: Ctx, adapters: Any) -> dict[str, str]:
+    """`adapters` of /api/create: file name → digest of a blob the server has (a safetensors
+    adapter: its adapter_config.json and a .safetensors file)."""
+    if adapters is None:
+        return {}
+    if not isinstance(adapters, dict) or not all(isinstance(v, str) for v in adapters.values()):
+        raise ApiError(400, "adapters must be an object of file names to digests")
+    for name, digest in adapters.items():
+        if not DIGEST.fullmatch(digest):
+            raise ApiError(400, "invalid digest format")
+        if digest.replace("-", ":", 1) not in ctx.state.blobs:
+            path = f"/root/.ollama/models/blobs/{digest.replace(':', '-')}"
+            raise ApiError(400, f"open {path}: no such file or directory ({name})")
+    names = set(adapters)
+    if adapters and (
+        "adapter_config.json" not in names or not any(n.endswith(".safetensors") for n in names)
+    ):
+        raise ApiError(400, "unknown adapter format: expected adapter_config.json and .safetensors")
+    return dict(adapters)
+
+
+def blob(state: Any, method: str, path: str, data: bytes) -> Response:
+    """HEAD /api/blobs/<digest>: 200 or 404. POST: the bytes, 201 (200 if already there), 400 if
+    their sha256 is not the digest."""
+    digest = path[len(BLOBS) :]
+    if not DIGEST.fullmatch(digest):
+        raise ApiError(400, "invalid digest format")
+    digest = digest.replace("-", ":", 1)
+    if method == "HEAD":
+        return Response(200 if digest in state.blobs else 404, b"")
+    if method != "POST":
+        raise ApiError(405, f"{method} {path} is not supported")
+    if digest in state.blobs:
+        return Response(200, b"")
+    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ApiError(400, f'digest mismatch, expected "{digest}", got "{actual}"')
+    with state.lock:
+        state.blobs[digest] = len(data)
+    return Response(201, b"")
 
 
 def delete(ctx: Ctx) -> Response:

@@ -112,6 +112,7 @@ class State:
         self._seq = 0
         self.config: dict[str, Any] = {}
         self.models: dict[str, ModelInfo] = {}
+        self.blobs: dict[str, int] = {}  # Ollama's blob store: digest → size
         self.reset()
         if config:
             self.configure(config)
@@ -122,6 +123,7 @@ class State:
         with self.lock:
             self.config = copy.deepcopy(CONFIG_DEFAULTS)
             self.models = {canonical(m.name): m for m in (*BASE_MODELS, *self._extra_models)}
+            self.blobs = {}
             self.records.clear()
 
     def configure(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -370,6 +372,14 @@ class Server:
         path = request.path
         if path.startswith("/_fake/"):
             return await self.send(request, writer, self.control(request))
+        if path.startswith(ollama_api.BLOBS):
+            record = self.state.new_record(request, "ollama", None)
+            record["bytes"] = len(request.body)
+            try:
+                response = ollama_api.blob(self.state, request.method, path, request.body)
+            except ApiError as exc:
+                response = error_response("ollama", exc.status, exc.message)
+            return await self.send(request, writer, response, record)
         route = _route(request.method, path)
         if route is None:
             if path == "/" and request.method in ("GET", "HEAD"):

@@ -4,7 +4,8 @@ interface, so that a GPU trainer can be plugged in by setting, without touching 
     train(job, dataset, log, should_stop) -> artifact
 
 - `dataset` iterates the dataset's conversations (normalised chat messages) and knows its size;
-- `log(message, level="info")` appends to the job's log, `log.progress(percent)` moves its bar;
+- `log(message, level="info", data=None)` appends to the job's log (`data`: a structured entry's
+  fields, e.g. a step's losses), `log.progress(percent)` moves its bar;
 - `should_stop()` is True once the job was cancelled (or given up for lost): the trainer returns
   promptly by raising `Stopped`; it also keeps the job's heartbeat;
 - the artifact is a JSON-able dict: `system`, `messages`, `parameters` (what Ollama's
@@ -45,7 +46,7 @@ class TrainingData(Protocol):
 
 
 class JobLog(Protocol):
-    def __call__(self, message: str, level: str = "info") -> None: ...
+    def __call__(self, message: str, level: str = "info", data: Any = None) -> None: ...
 
     def progress(self, percent: int) -> None: ...
 

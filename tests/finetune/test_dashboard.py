@@ -101,8 +101,9 @@ def test_it_hides_another_workspaces_jobs(client, trainer_key, other_trainer_key
 
 
 def test_it_shows_a_jobs_facts_and_costs_then_registers_it_from_the_page(
-    client, trainer_key
+    client, trainer_key, settings
 ) -> None:
+    settings.FINETUNE_TRAINERS = {**settings.FINETUNE_TRAINERS, "lora": ""}  # no `train` extra
     workspace = login(client, trainer_key)
     client.post(page_url(workspace), {"action": "upload", "file": jsonl(CHAT_RECORDS)})
     page = client.get(page_url(workspace)).content.decode()

@@ -110,7 +110,8 @@ def test_it_queues_a_started_job_once(api: Api, django_capture_on_commit_callbac
     assert again.json()["error"]["code"] == "job_already_started"
 
 
-def test_it_fails_a_lora_job_fast_without_a_gpu_trainer(api: Api) -> None:
+def test_it_fails_a_lora_job_fast_without_a_gpu_trainer(api: Api, settings) -> None:
+    settings.FINETUNE_TRAINERS = {**settings.FINETUNE_TRAINERS, "lora": ""}  # no `train` extra
     job = api.job(method="lora")
 
     response = api.post(f"/jobs/{job['id']}/start")
