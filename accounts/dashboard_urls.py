@@ -81,6 +81,11 @@ urlpatterns = [
         name="key_scopes",
     ),
     path(
+        "w/<slug:slug>/keys/<uuid:key_id>/cap/",
+        key_views.KeyCapView.as_view(),
+        name="key_cap",
+    ),
+    path(
         "w/<slug:slug>/keys/<uuid:key_id>/revoke/",
         key_views.KeyRevokeView.as_view(),
         name="key_revoke",

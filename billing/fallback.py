@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from accounts.models import Workspace
 from config import metrics
 
-from .models import CreditUse, LedgerKind, UsageRecord
+from .models import CreditUse, KeySpend, LedgerKind, UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class _Outage:
         self.owed: list[Owed] = []
         self.seen_credits: dict[str, int] = {}  # credits key → the last count Redis returned
         self.seen_balance: dict[str, int] = {}  # workspace → the last live balance (micro-$)
+        self.seen_key_spend: dict[str, int] = {}  # key spend key → the last count Redis returned
         self.balance_gap: dict[tuple[str, int], Decimal] = {}
         self.seeded: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
@@ -121,6 +122,11 @@ def owed() -> int:
 def saw_credits(key: str, used: int) -> None:
     """The credits count Redis last returned: the floor for PostgreSQL's count in an outage."""
     _outage.seen_credits[key] = used
+
+
+def saw_key_spend(key: str, used: int) -> None:
+    """What Redis last said a key spent this period: the floor for PostgreSQL's count."""
+    _outage.seen_key_spend[key] = used
 
 
 def saw_balance(workspace_id: str, micro: int) -> None:
@@ -215,6 +221,60 @@ def give_back_credits(workspace_id: str, period_start: datetime, cost: int) -> N
     CreditUse.objects.filter(
         workspace_id=workspace_id, period_start=period_start, used__gte=cost
     ).update(used=F("used") - cost)
+
+
+def take_key_spend(
+    workspace_id: str,
+    key_id: str,
+    period_start: datetime,
+    cap: int,
+    amount: int,
+    key: str,
+    *,
+    in_money: bool,
+) -> int | None:
+    """Take `amount` of a key's monthly cap by conditional UPDATE, as take_credits does for
+    the workspace: the key's spend after it, or None when the cap would be passed."""
+    from .prepaid import to_micro
+
+    rows = KeySpend.objects.filter(key_id=key_id, period_start=period_start)
+    if (key, _outage.episode) not in _outage.seeded:
+        records = UsageRecord.objects.for_workspace(workspace_id).filter(
+            key_id=key_id, started_at__gte=period_start
+        )
+        if in_money:
+            spent = to_micro(records.aggregate(n=Sum("cost"))["n"] or 0)
+        else:
+            spent = records.aggregate(n=Sum("credits"))["n"] or 0
+        floor = max(int(spent), _outage.seen_key_spend.get(key, 0))
+        KeySpend.objects.get_or_create(
+            key_id=key_id,
+            period_start=period_start,
+            defaults={"workspace_id": workspace_id, "used": floor},
+        )
+        rows.update(used=Greatest(F("used"), floor))
+        _outage.seeded.add((key, _outage.episode))
+    with transaction.atomic():
+        if not rows.filter(used__lte=cap - amount).update(used=F("used") + amount):
+            return None
+        return int(rows.values_list("used", flat=True).get())
+
+
+def key_spend_used(key_id: str, period_start: datetime) -> int:
+    found = (
+        KeySpend.objects.filter(key_id=key_id, period_start=period_start)
+        .values_list("used", flat=True)
+        .first()
+    )
+    return int(found or 0)
+
+
+def true_up_key_spend(key_id: str, period_start: datetime, change: int) -> None:
+    """A settled call spent `change` more (or, negative, less) of its key's cap than it took."""
+    if change:
+        KeySpend.objects.filter(key_id=key_id, period_start=period_start).update(
+            used=Greatest(F("used") + change, 0)
+        )
 
 
 def hold_balance(workspace_id: str, call_id: str, micro: int) -> int | None:

@@ -1,7 +1,8 @@
 """Every limit of a plan, checked and taken in one atomic step (billing/lua/admit.lua):
 requests per rolling 5 hours and per calendar week (weighted by the model's quota units,
 more at peak hours), requests and tokens per rolling minute, calls in flight (leases that expire
-if a worker dies), and monthly credits.
+if a worker dies), monthly credits, and what each key may spend per month (its cap, set by the
+customer: credits, or money on a prepaid plan).
 
 The live counters are in Redis; without Redis (the embedded setup, one process) the very same
 scripts run on an in-process store, so both paths behave alike.
@@ -39,6 +40,7 @@ LIMIT_NAMES = {
     "max_concurrency": "concurrent requests",
     "monthly_credits": "monthly credits",
     "balance": "prepaid balance",
+    "key_monthly_cap": "this key's monthly cap",
 }
 
 _local: Any = None
@@ -136,6 +138,12 @@ class Admission:
     workspace_id: str = ""
     period_start: datetime | None = None
     credits_taken: bool = False
+    # What the call took of its key's monthly spend: its credit cost, or on a prepaid plan its
+    # reservation in micro-dollars (`key_in_money`); trued up at settlement.
+    key_taken: int = 0
+    key_in_money: bool = False
+    key_id: str = ""
+    key_spend_taken: bool = False  # taken in PostgreSQL (admitted while Redis was unreachable)
 
 
 class LimitExceeded(Exception):
@@ -163,7 +171,21 @@ def counter_keys(principal: Principal, week_id: str, period_id: int) -> list[str
         f"lim:{{{ws}}}:inflight",
         f"lim:{{{ws}}}:credits:{period_id}",
         prepaid.balance_key(ws),
+        key_spend_key(ws, principal.key_id, period_id),
     ]
+
+
+def key_spend_key(workspace_id: str, key_id: str, period_id: int) -> str:
+    """What a key spent in a monthly period (credits, or micro-dollars on a prepaid plan)."""
+    return f"lim:{{{workspace_id}}}:keyspend:{key_id}:{period_id}"
+
+
+def key_amount(principal: Principal, cost: int, reserve: int) -> int:
+    """What a call takes of its key's monthly spend: its reservation on a prepaid plan, else
+    its credit cost."""
+    if principal.plan and principal.plan.prepaid:
+        return max(reserve, 0)
+    return cost
 
 
 def prepare(
@@ -203,6 +225,7 @@ def _prepare(
     rebuild.ensure_counters(
         client, keys, principal.workspace_id, moment, week_start, period_start,
         scope=f"outage-{fallback.episode()}" if standing_in else "",
+        key_id=principal.key_id, key_in_money=bool(principal.plan and principal.plan.prepaid),
     )  # fmt: skip
 
 
@@ -268,6 +291,8 @@ def admit(
         math.ceil(week_end.timestamp() - now),
         math.ceil(period_end.timestamp() - now),
         reserve,
+        _limit(principal.key_monthly_cap),
+        key_amount(principal, cost, reserve),
     ]
     request = _Request(
         principal, call_id, keys, args, moment, week_end, period_start, period_end, units, cost,
@@ -284,6 +309,8 @@ def admit(
         else:
             fallback.reached()
             fallback.saw_credits(keys[8], int(result[7]))
+            if len(result) > 13:
+                fallback.saw_key_spend(keys[10], int(result[13]))
             if reserve >= 0:
                 fallback.saw_balance(principal.workspace_id, int(result[11]))
             return _outcome(request, list(result))
@@ -315,12 +342,16 @@ def _outcome(request: _Request, result: list, *, degraded: bool = False) -> Admi
         degraded=degraded,
         workspace_id=request.principal.workspace_id,
         period_start=request.period_start,
+        key_taken=int(request.args[18]),
+        key_in_money=bool(request.principal.plan and request.principal.plan.prepaid),
+        key_id=request.principal.key_id,
     )
 
 
 def _admit_without_redis(request: _Request) -> Admission:
     """Redis is unreachable: the rate limits and quotas on this process's counters; monthly
-    credits and the prepaid balance by conditional UPDATE in PostgreSQL (billing/fallback.py)."""
+    credits, the key's monthly cap and the prepaid balance by conditional UPDATE in PostgreSQL
+    (billing/fallback.py)."""
     principal = request.principal
     workspace_id = principal.workspace_id
     if settings.LIMITS_OUTAGE_MONEY == "refuse" and spends_money(request):
@@ -331,10 +362,11 @@ def _admit_without_redis(request: _Request) -> Admission:
     )  # fmt: skip
     local_args = list(request.args)
     local_args[11], local_args[12], local_args[16] = -1, 0, -1  # credits and money: below
+    local_args[17], local_args[18] = -1, 0  # and the key's monthly cap
     result = list(script("admit", local_store())(keys=request.keys, args=local_args))
     failed, wait = ("", 0) if int(result[0]) else (_text(result[1]), int(result[2]))
     try:
-        failed, wait, credits_taken = _take_money(request, result, failed, wait)
+        failed, wait, credits_taken, key_taken = _take_money(request, result, failed, wait)
     except DatabaseError as exc:  # nor is the database: no limit can be checked
         _give_back_locally(request, result)
         raise LimitsUnavailable(str(exc)) from exc
@@ -342,14 +374,16 @@ def _admit_without_redis(request: _Request) -> Admission:
         _give_back_locally(request, result)
         result[:3] = [0, failed, wait]
     admission = _outcome(request, result, degraded=True)
-    admission.credits_taken = credits_taken
+    admission.credits_taken, admission.key_spend_taken = credits_taken, key_taken
     # Redis takes the call's share once it is back (before the settlement, which is owed later).
     keys, marker = request.keys, fallback.marker(workspace_id, f"admit:{request.call_id}")
     share = [request.call_id, request.units, request.now, request.cost, max(request.reserve, 0)]
-    lease_expiry = request.args[10]
+    lease_expiry, key_share = request.args[10], request.args[18]
     fallback.owe(
         fallback.Owed(
-            "catch_up", [*keys[:3], keys[8], keys[9], keys[7], marker], [*share, lease_expiry]
+            "catch_up",
+            [*keys[:3], keys[8], keys[9], keys[7], marker, keys[10]],
+            [*share, lease_expiry, key_share],
         )
     )
     return admission
@@ -365,18 +399,23 @@ class MoneyUnavailable(LimitsUnavailable):
 
 
 def spends_money(request: _Request) -> bool:
-    """The call takes monthly credits of a plan that has an allotment, or holds prepaid money."""
+    """The call takes monthly credits of a plan that has an allotment, or of a key's monthly
+    cap, or holds prepaid money."""
     plan = request.principal.plan
     credits = plan is not None and plan.monthly_credits is not None and request.cost > 0
-    return credits or request.reserve > 0
+    capped = request.principal.key_monthly_cap is not None and int(request.args[18]) > 0
+    return credits or capped or request.reserve > 0
 
 
-def _take_money(request: _Request, result: list, failed: str, wait: int) -> tuple[str, int, bool]:
-    """Monthly credits and the prepaid hold in PostgreSQL, for a call this process's counters
-    admitted: (the limit that failed or "", retry after, whether credits were taken)."""
+def _take_money(
+    request: _Request, result: list, failed: str, wait: int
+) -> tuple[str, int, bool, bool]:
+    """Monthly credits, the key's cap and the prepaid hold in PostgreSQL, for a call this
+    process's counters admitted: (the limit that failed or "", retry after, whether credits
+    were taken, whether the key's spend was)."""
     plan, workspace_id = request.principal.plan, request.principal.workspace_id
     monthly = plan.monthly_credits if plan else None
-    credits_taken = False
+    credits_taken = key_taken = False
     if not failed and monthly is not None and request.cost > 0:
         used = fallback.take_credits(
             workspace_id, request.period_start, int(monthly), request.cost, request.keys[8]
@@ -386,40 +425,78 @@ def _take_money(request: _Request, result: list, failed: str, wait: int) -> tupl
             wait = max(1, math.ceil(request.period_end.timestamp() - request.now))
         else:
             result[7], credits_taken = used, True
-    if not failed and request.reserve > 0:
-        try:
+    try:
+        if not failed:
+            taken = _take_key_spend(request, result)
+            if taken is None:
+                failed = "key_monthly_cap"
+                wait = max(1, math.ceil(request.period_end.timestamp() - request.now))
+            key_taken = bool(taken)
+        held = not failed and request.reserve > 0
+        if held:
             left = fallback.hold_balance(workspace_id, request.call_id, request.reserve)
-        except DatabaseError:
-            if credits_taken:
-                fallback.give_back_credits(workspace_id, request.period_start, request.cost)
-            raise
-        if left is None:
-            failed, wait = "balance", 0
-        else:
-            result[11] = left
-    elif plan and plan.prepaid:
+            if left is None:
+                failed, wait = "balance", 0
+            else:
+                result[11] = left
+    except DatabaseError:
+        if credits_taken:
+            fallback.give_back_credits(workspace_id, request.period_start, request.cost)
+        if key_taken:
+            _give_back_key_spend(request)
+        raise
+    if not held and plan and plan.prepaid:
         from .ledger import balance_of
 
         result[11] = prepaid.to_micro(balance_of(workspace_id))
     if failed and credits_taken:
         fallback.give_back_credits(workspace_id, request.period_start, request.cost)
         credits_taken = False
+    if failed and key_taken:
+        _give_back_key_spend(request)
+        key_taken = False
     if failed and monthly is not None:
         result[7] = fallback.credits_used(workspace_id, request.period_start)
-    return failed, wait, credits_taken
+    return failed, wait, credits_taken, key_taken
+
+
+def _take_key_spend(request: _Request, result: list) -> bool | None:
+    """The key's monthly cap in PostgreSQL: True when taken, False when there is nothing to
+    take, None when the cap would be passed."""
+    cap, amount = int(request.args[17]), int(request.args[18])
+    if cap < 0 or amount <= 0:
+        return False
+    principal = request.principal
+    used = fallback.take_key_spend(
+        principal.workspace_id, principal.key_id, request.period_start, cap, amount,
+        request.keys[10], in_money=bool(principal.plan and principal.plan.prepaid),
+    )  # fmt: skip
+    if used is None:
+        return None
+    result[13:14] = [used]
+    return True
+
+
+def _give_back_key_spend(request: _Request) -> None:
+    fallback.true_up_key_spend(
+        request.principal.key_id, request.period_start, -int(request.args[18])
+    )
 
 
 def _give_back_locally(request: _Request, result: list) -> None:
     if int(result[0]):  # this process's counters took the call: give it back
         script("settle", local_store())(
-            keys=request.keys, args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0]
+            keys=request.keys,
+            args=[request.now, request.call_id, request.units, 0, 0, 0, 0, 0],
         )
 
 
 def settle_args(
     admission: Admission, *, tokens: int, succeeded: bool, charged_micro: int = 0
 ) -> list:
-    return [
+    spent_credits = admission.key_taken if succeeded else 0
+    key_spent = charged_micro if admission.key_in_money else spent_credits
+    return [  # in the order of settle.lua's ARGV (9: the replay mode, set by settle_later)
         time.time(),
         admission.call_id,
         admission.units,
@@ -428,6 +505,9 @@ def settle_args(
         admission.credit_cost,
         admission.reserved_micro,
         charged_micro,
+        "",
+        admission.key_taken,
+        key_spent,
     ]
 
 
@@ -459,7 +539,7 @@ def settle_later(admission: Admission, args: list, *, ran_maybe: bool = False) -
     """Owe Redis this settlement: it is replayed once Redis is back (once, even if retried)."""
     mode = "replay-if-leased" if ran_maybe else "replay"
     key = fallback.marker(admission.workspace_id, f"settle:{admission.call_id}")
-    fallback.owe(fallback.Owed("settle", [*admission.keys, key], [*args, mode]))
+    fallback.owe(fallback.Owed("settle", [*admission.keys, key], [*args[:8], mode, *args[9:]]))
 
 
 def _settle_without_redis(
@@ -470,10 +550,13 @@ def _settle_without_redis(
     took there when Redis came back."""
     local_args = list(args)
     local_args[5:8] = [0, 0, 0]  # credits and money were not taken on this process's counters
+    local_args[9:11] = [0, 0]  # nor the key's spend
     script("settle", local_store())(keys=admission.keys, args=local_args)
     workspace_id = admission.workspace_id
     if admission.credits_taken and not succeeded and admission.period_start is not None:
         fallback.give_back_credits(workspace_id, admission.period_start, admission.credit_cost)
+    if admission.key_spend_taken and admission.period_start is not None:
+        fallback.true_up_key_spend(admission.key_id, admission.period_start, args[10] - args[9])
     if admission.reserved_micro > 0:
         fallback.true_up_balance(
             workspace_id, admission.call_id, admission.reserved_micro, charged_micro
@@ -566,4 +649,20 @@ def describe(limit: str, retry_after: int) -> str:
     return (
         f"Rate limit exceeded: {LIMIT_NAMES.get(limit, limit)}. "
         f"Retry after {retry_after} s ({when.strftime('%Y-%m-%d %H:%M:%S')} UTC)."
+    )
+
+
+def describe_key_cap(principal: Principal, retry_after: int) -> str:
+    """The refusal of a call that would take its key past the monthly cap: which cap, and when
+    it resets (the start of the next monthly period)."""
+    cap = principal.key_monthly_cap or 0
+    if principal.plan and principal.plan.prepaid:
+        amount = f"${prepaid.from_micro(cap).normalize():,f}"
+    else:
+        amount = f"{cap:,} credit{'' if cap == 1 else 's'}"
+    resets = datetime.now(tz=zoneinfo.ZoneInfo("UTC")) + timedelta(seconds=retry_after)
+    return (
+        f"Key limit reached: this API key's monthly cap of {amount} would be exceeded by this "
+        f"call. It resets at {resets.strftime('%Y-%m-%d %H:%M')} UTC; an owner or admin of the "
+        "workspace can raise or remove the cap on the dashboard's Keys page."
     )

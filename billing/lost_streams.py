@@ -81,6 +81,8 @@ def entry_of(call: Call) -> dict[str, Any]:
         "units": admission.units,
         "credit_cost": admission.credit_cost,
         "reserved_micro": admission.reserved_micro,
+        "key_taken": admission.key_taken,
+        "key_in_money": admission.key_in_money,
         "workspace_id": admission.workspace_id,
         "tokens": lost.usage.total_tokens,
         "charged_micro": charged_micro(lost),
@@ -173,6 +175,8 @@ def settle_lost(entry: dict[str, Any], deadline: float) -> None:
         int(entry["credit_cost"]),
         reserved_micro=int(entry["reserved_micro"]),
         workspace_id=entry["workspace_id"],
+        key_taken=int(entry.get("key_taken", 0)),  # (none in an entry left before key caps)
+        key_in_money=bool(entry.get("key_in_money", False)),
     )
     limiter.settle(
         admission, tokens=int(entry["tokens"]), succeeded=True, charged_micro=entry["charged_micro"]

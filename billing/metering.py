@@ -88,7 +88,8 @@ def admit(
 ) -> None:
     """Check and take every limit for the call (quotas, rate limits, in-flight, credits, and on
     a prepaid plan the worst-case cost); 429 rate_limit_exceeded naming the limit with a true
-    Retry-After, or 402 insufficient_credit when the balance cannot cover the call."""
+    Retry-After, or 402 insufficient_credit when the balance cannot cover the call, or 403
+    key_limit_reached when the call would take its key past the monthly cap set on it."""
     call.prices = prices
     try:
         call.admission = limiter.admit(
@@ -130,6 +131,14 @@ def admit(
                 "insufficient_credit",
                 "Your prepaid balance cannot cover this call (its cost at max_tokens). "
                 "Top up in the dashboard, redeem a code, or lower max_tokens.",
+                headers=headers,
+            ) from exceeded
+        if exceeded.limit == "key_monthly_cap":
+            headers = {k: v for k, v in exceeded.headers.items() if k != "Retry-After"}
+            raise ApiError(
+                403,
+                "key_limit_reached",
+                limiter.describe_key_cap(call.principal, exceeded.retry_after),
                 headers=headers,
             ) from exceeded
         raise ApiError(

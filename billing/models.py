@@ -169,6 +169,27 @@ class CreditUse(models.Model):
         return f"{self.workspace_id} {self.period_start:%Y-%m-%d}: {self.used}"
 
 
+class KeySpend(models.Model):
+    """What one API key spent of its monthly cap in one period (credits, or micro-dollars on a
+    prepaid plan), counted in PostgreSQL while the live counters (Redis) are unreachable, as
+    CreditUse counts the workspace's credits. In normal operation Redis counts."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key_id = models.UUIDField()
+    period_start = models.DateTimeField()
+    used = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_id", "period_start"], name="one_key_spend_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.period_start:%Y-%m-%d}: {self.used}"
+
+
 class LedgerKind(models.TextChoices):
     SIGNUP = "signup", "Sign-up grant"
     GRANT = "grant", "Operator grant"

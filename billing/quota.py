@@ -24,7 +24,8 @@ def quota_snapshot(principal: Principal, now: datetime | None = None) -> dict[st
     """`{"object": "quota", "plan": code, "limits": {name: {limit, used, remaining, resets_at}}}`.
 
     Every limit of the plan is listed, `limit: null` (and `remaining: null`) when the plan leaves
-    it unlimited; `key_rpm` only when the key's own RPM is lower than the plan's. `resets_at` is
+    it unlimited; `key_rpm` only when the key's own RPM is lower than the plan's;
+    `key_monthly_cap` only when the key has one (credits, or micro-dollars on a prepaid plan). `resets_at` is
     the calendar reset for the week and the monthly credits, the moment the oldest entry leaves
     a rolling window (null when the window is empty), and null for calls in flight.
     """
@@ -37,7 +38,7 @@ def quota_snapshot(principal: Principal, now: datetime | None = None) -> dict[st
 
     (
         sum_5h, gone_5h, first_5h, week, rpm, first_rpm, key_rpm, first_key,
-        sum_tpm, gone_tpm, first_tpm, in_flight, credits,
+        sum_tpm, gone_tpm, first_tpm, in_flight, credits, key_spent,
     ) = _counters(keys, five_hours, minute, at)  # fmt: skip
     used_5h = _int(sum_5h) - _weight(gone_5h) if first_5h else 0
     used_tpm = _int(sum_tpm) - _weight(gone_tpm) if first_tpm else 0
@@ -64,6 +65,11 @@ def quota_snapshot(principal: Principal, now: datetime | None = None) -> dict[st
     if fallback.active():  # Redis unreachable: credits are counted in the database meanwhile
         spent = max(spent, fallback.credits_used(principal.workspace_id, period_start))
     limits["monthly_credits"] = entry(plan_limit("monthly_credits"), spent, period_end)
+    if principal.key_monthly_cap is not None:
+        key_used = _int(key_spent)
+        if fallback.active():
+            key_used = max(key_used, fallback.key_spend_used(principal.key_id, period_start))
+        limits["key_monthly_cap"] = entry(principal.key_monthly_cap, key_used, period_end)
     return {"object": "quota", "plan": plan.code if plan else None, "limits": limits}
 
 
@@ -132,4 +138,5 @@ def _read(client: Any, keys: list[str], five_hours: float, minute: float, at: fl
     pipe.zrangebyscore(keys[5], f"({minute!r}", "+inf", start=0, num=1, withscores=True)
     pipe.zcount(keys[7], f"({at!r}", "+inf")  # leases not yet expired
     pipe.get(keys[8])  # credits spent this period
+    pipe.get(keys[10])  # what the key spent this period
     return pipe.execute()

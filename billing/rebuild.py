@@ -1,6 +1,7 @@
 """Counters that Redis lost (a cold start, a flush, a failover without persistence) are rebuilt
 from the usage records in PostgreSQL before the first admission that needs them: the 5-hour
-window's events, the week's quota units and the period's monthly credits. Each process checks
+window's events, the week's quota units, the period's monthly credits and what the key spent in
+the period (credits, or money on a prepaid plan: its cap counts it). Each process checks
 once per workspace and window; a rebuilt key is written with SET NX, so a concurrent rebuild or
 a call that got there first is never overwritten. The per-minute windows are too short to need
 it. (Usage still in the Redis stream is lost with it; production Redis runs with AOF.)"""
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.db.models import Sum
 
+from . import prepaid
 from .models import UsageRecord
 
 _checked: set[tuple[str, ...]] = set()
@@ -28,14 +30,18 @@ def ensure_counters(
     period_start: datetime,
     *,
     scope: str = "",
+    key_id: str = "",
+    key_in_money: bool = False,
 ) -> None:
     """`scope` names the store when it is not the usual one (the in-process counters that stand
     in for Redis during an outage), so each is checked once."""
-    marker = (scope, workspace_id, keys[2], keys[8])
+    marker = (scope, workspace_id, keys[2], keys[8], *keys[10:11])
     if marker in _checked:
         return
     q5h_events, q5h_sum, week, credits = keys[0], keys[1], keys[2], keys[8]
     present = client.exists(q5h_sum), client.exists(week), client.exists(credits)
+    if len(keys) > 10 and key_id:
+        _ensure_key_spend(client, keys[10], workspace_id, key_id, period_start, key_in_money)
     if all(present):
         _remember(marker)
         return
@@ -60,6 +66,21 @@ def ensure_counters(
         used = records.filter(started_at__gte=period_start).aggregate(n=Sum("credits"))["n"] or 0
         client.set(credits, used, nx=True, ex=32 * 86400)
     _remember(marker)
+
+
+def _ensure_key_spend(
+    client: Any, key: str, workspace_id: str, key_id: str, period_start: datetime, in_money: bool
+) -> None:
+    if client.exists(key):
+        return
+    records = UsageRecord.objects.for_workspace(workspace_id).filter(
+        key_id=key_id, started_at__gte=period_start
+    )
+    if in_money:
+        spent = prepaid.to_micro(records.aggregate(n=Sum("cost"))["n"] or 0)
+    else:
+        spent = records.aggregate(n=Sum("credits"))["n"] or 0
+    client.set(key, spent, nx=True, ex=32 * 86400)
 
 
 def _remember(marker: tuple[str, ...]) -> None:

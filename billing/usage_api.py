@@ -497,6 +497,11 @@ class QuotaLimits(serializers.Serializer):
     tpm = QuotaLimit()
     max_concurrency = QuotaLimit(help_text="used: calls in flight")
     monthly_credits = QuotaLimit()
+    key_monthly_cap = QuotaLimit(
+        required=False,
+        help_text="only when the key has a monthly cap: what it may spend per period, in "
+        "credits (micro-dollars on a prepaid plan); resets with the monthly credits",
+    )
 
 
 class Quota(serializers.Serializer):

@@ -37,6 +37,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "workspace",
         "key_status",
         "scopes",
+        "monthly_cap",
         "created_at",
         "last_used_at",
         "expires_at",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -76,7 +77,18 @@ def principal_from_key(key: ApiKey) -> Principal:
         default_tier=key.default_tier,
         period_anchor=subscription.current_period_start.timestamp() if subscription else None,
         all_plan_scopes=key.all_plan_scopes,
+        key_monthly_cap=cap_in_counter_unit(key.monthly_cap, plan),
     )
+
+
+def cap_in_counter_unit(cap: Decimal | None, plan: Any) -> int | None:
+    """A key's monthly cap as its counter counts: micro-dollars on a prepaid plan, else whole
+    credits (a fraction of a credit can never be spent)."""
+    if cap is None:
+        return None
+    if plan is not None and plan.prepaid:
+        return int(Decimal(cap) * 1_000_000)
+    return int(cap)
 
 
 def workspace_principal(workspace: Any) -> Principal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from billing.models import Plan
 
+from .models import MAX_MONTHLY_CAP
 from .services import InvalidKeyRequest
 
 MAX_EXPIRY_DAYS = 3650
@@ -49,6 +51,39 @@ class KeyScopesForm(ScopesFormMixin):
     def __init__(self, *args: Any, scopes: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.set_scope_choices(scopes)
+
+
+class KeyCapForm(forms.Form):
+    """A key's monthly cap (the keys page's "Monthly cap" button of a row): blank = no cap."""
+
+    monthly_cap = forms.DecimalField(
+        label="Monthly cap",
+        required=False,
+        min_value=0,
+        max_value=MAX_MONTHLY_CAP,
+        max_digits=16,
+        decimal_places=6,
+        help_text="Blank = no cap.",
+    )
+
+    def __init__(self, *args: Any, in_money: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_money = in_money
+        field = self.fields["monthly_cap"]
+        if in_money:
+            field.decimal_places = 2
+            field.widget.attrs.update(step="0.01", placeholder="e.g. 20.00")
+            field.help_text = "USD this key may spend per month. Blank = no cap."
+        else:
+            field.widget.attrs.update(step="1", placeholder="e.g. 5000")
+            field.help_text = "Credits this key may spend per month. Blank = no cap."
+        field.widget.attrs.update(min="0", inputmode="decimal" if in_money else "numeric")
+
+    def clean_monthly_cap(self) -> Decimal | None:
+        value = self.cleaned_data.get("monthly_cap")
+        if value is not None and not self.in_money and value != value.to_integral_value():
+            raise forms.ValidationError("Enter a whole number of credits.")
+        return value
 
 
 class KeyCreateForm(ScopesFormMixin):

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
 from accounts.tenancy import WorkspaceOwnedQuerySet
+
+MAX_MONTHLY_CAP = Decimal(10**9)  # credits or USD: far above any real month, fits every counter
 
 
 class ApiKey(models.Model):
@@ -32,6 +36,16 @@ class ApiKey(models.Model):
     )
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Lower than the plan's RPM; empty = the plan's."
+    )
+    monthly_cap = models.DecimalField(
+        "monthly cap",
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_MONTHLY_CAP)],
+        help_text="What the key may spend per month, in the plan's unit (credits, or USD on a "
+        "prepaid plan); empty = no cap.",
     )
     default_tier = models.CharField(max_length=20, blank=True)
     created_by = models.ForeignKey(

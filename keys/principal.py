@@ -38,6 +38,9 @@ class Principal:
     default_tier: str = ""
     period_anchor: float | None = None  # when the subscription's monthly periods started
     all_plan_scopes: bool = False  # the key follows its plan's scopes
+    # What the key may spend per month, in the unit its counter uses: credits, or micro-dollars
+    # on a prepaid plan; None = no cap.
+    key_monthly_cap: int | None = None
     is_authenticated: bool = field(default=True, compare=False)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from accounts.models import Workspace
 from billing.models import SCOPES
 
 from . import secrets
-from .models import ApiKey
+from .models import MAX_MONTHLY_CAP, ApiKey
 
 
 class InvalidKeyRequest(ValueError):
@@ -60,6 +61,7 @@ def issue_key(
     default_tier: str = "",
     created_by: Any = None,
     all_plan_scopes: bool = False,
+    monthly_cap: Decimal | None = None,
 ) -> IssuedKey:
     name = (name or "").strip()
     if not name:
@@ -82,6 +84,7 @@ def issue_key(
         expires_at=expires_at,
         model_patterns=list(model_patterns or []),
         rpm_limit=rpm_limit,
+        monthly_cap=monthly_cap,
         default_tier=default_tier,
         created_by=created_by,
     )
@@ -110,6 +113,7 @@ def rotate_key(key: ApiKey, *, grace_seconds: int | None = None, by: Any = None)
         default_tier=key.default_tier,
         created_by=by or key.created_by,
         all_plan_scopes=key.all_plan_scopes,
+        monthly_cap=key.monthly_cap,  # (the successor's month starts from nothing spent)
     )
     deadline = timezone.now() + timedelta(seconds=grace_seconds)
     key.expires_at = deadline if key.expires_at is None else min(key.expires_at, deadline)
@@ -135,6 +139,19 @@ def set_key_scopes(key: ApiKey, scopes: list[str] | None, *, all_plan_scopes: bo
     key.scopes = _check_scopes(key.workspace, None if all_plan_scopes else scopes)
     key.all_plan_scopes = all_plan_scopes
     key.save(update_fields=["scopes", "all_plan_scopes"])
+    return key
+
+
+def set_key_monthly_cap(key: ApiKey, cap: Decimal | None) -> ApiKey:
+    """What the key may spend per month, in its plan's unit (None: no cap). Enforced at
+    admission within seconds everywhere, as a scope change is; counts what the key already
+    spent this month."""
+    if key.status() in ("revoked", "expired"):
+        raise InvalidKeyRequest("a revoked or expired key cannot be changed")
+    if cap is not None and not (0 <= cap <= MAX_MONTHLY_CAP):
+        raise InvalidKeyRequest(f"monthly_cap: must be between 0 and {MAX_MONTHLY_CAP:,}")
+    key.monthly_cap = cap
+    key.save(update_fields=["monthly_cap"])
     return key
 
 

@@ -1,4 +1,5 @@
-"""Dashboard pages for a workspace's API keys: list, create, rotate, change scopes, revoke.
+"""Dashboard pages for a workspace's API keys: list, create, rotate, change scopes, set a
+monthly cap, revoke.
 
 Every successful POST redirects to the list (a reload never creates a second key). A new secret
 travels to that one GET through the session, which the GET empties: it is shown once, with
@@ -21,9 +22,11 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from accounts.dashboard import WorkspaceMixin
+from billing.key_caps import cap_unit, spent_this_month
 
 from .forms import (
     DEFAULT_GRACE_HOURS,
+    KeyCapForm,
     KeyCreateForm,
     KeyRotateForm,
     KeyScopesForm,
@@ -37,6 +40,7 @@ from .services import (
     plan_scopes,
     revoke_key,
     rotate_key,
+    set_key_monthly_cap,
     set_key_scopes,
 )
 
@@ -62,6 +66,9 @@ class KeyRow:
     can_revoke: bool
     scopes: list[str]
     scopes_form: KeyScopesForm | None = None
+    cap_form: KeyCapForm | None = None
+    cap: str = "no cap"  # the monthly cap in the plan's unit, as words
+    spent: str = ""  # what the key spent this month, in the same unit
 
 
 def keep_to_reveal(request: HttpRequest, key: ApiKey, secret: str, title: str, note: str = ""):
@@ -101,20 +108,36 @@ class KeysPageMixin(WorkspaceMixin):
             data, initial=initial, scopes=plan_scopes(self.workspace), auto_id=f"k{key.pk}-%s"
         )
 
-    def rows(self, scopes_form: KeyScopesForm | None = None) -> list[KeyRow]:
-        now = timezone.now()
-        keys = ApiKey.objects.for_workspace(self.workspace).select_related(
-            "replaced_by", "workspace__subscription__plan"
+    def cap_form(self, key: ApiKey, data: Any = None) -> KeyCapForm:
+        return KeyCapForm(
+            data,
+            initial={"monthly_cap": key.monthly_cap},
+            in_money=cap_unit(self.workspace).in_money,
+            auto_id=f"c{key.pk}-%s",
         )
+
+    def rows(
+        self, scopes_form: KeyScopesForm | None = None, cap_form: KeyCapForm | None = None
+    ) -> list[KeyRow]:
+        now = timezone.now()
+        keys = list(
+            ApiKey.objects.for_workspace(self.workspace).select_related(
+                "replaced_by", "workspace__subscription__plan"
+            )
+        )
+        unit = cap_unit(self.workspace)
+        spent = spent_this_month(self.workspace, [key.pk for key in keys])
         can_manage = self.membership.can_manage
         rows = []
         for key in keys:
             status = key.status(now)
             editable = can_manage and status in ("active", "rotating")
-            form = None
+            form = capping = None
             if editable:
                 edited = scopes_form is not None and scopes_form.auto_id == f"k{key.pk}-%s"
                 form = scopes_form if edited else self.scopes_form(key)
+                capped = cap_form is not None and cap_form.auto_id == f"c{key.pk}-%s"
+                capping = cap_form if capped else self.cap_form(key)
             rows.append(
                 KeyRow(
                     key=key,
@@ -123,6 +146,9 @@ class KeysPageMixin(WorkspaceMixin):
                     can_revoke=status in ("active", "rotating"),
                     scopes=key_scopes(key),
                     scopes_form=form,
+                    cap_form=capping,
+                    cap=unit.format(key.monthly_cap),
+                    spent=unit.format(spent.get(str(key.pk), 0)),
                 )
             )
         return rows
@@ -134,12 +160,13 @@ class KeysPageMixin(WorkspaceMixin):
         revealed: Revealed | None = None,
         row_error: tuple[UUID, str] | None = None,
         scopes_form: KeyScopesForm | None = None,
+        cap_form: KeyCapForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
         can_manage = self.membership.can_manage
         context = {
             **self.workspace_context(),
-            "rows": self.rows(scopes_form),
+            "rows": self.rows(scopes_form, cap_form),
             "form": (form or self.create_form()) if can_manage else None,
             "plan_scopes": plan_scopes(self.workspace),
             "revealed": revealed,
@@ -233,6 +260,33 @@ class KeyScopesView(KeysPageMixin, View):
                 return redirect("dashboard:keys", slug=self.workspace.slug)
         errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return self.render_page(row_error=(key.pk, errors), scopes_form=form)
+
+
+@method_decorator(never_cache, "dispatch")
+class KeyCapView(KeysPageMixin, View):
+    """POST: what the key may spend per month (blank: no cap), enforced within seconds."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, slug: str, key_id: UUID) -> HttpResponse:
+        key = self.get_owned(ApiKey, pk=key_id)
+        form = self.cap_form(key, request.POST)
+        if form.is_valid():
+            try:
+                set_key_monthly_cap(key, form.cleaned_data["monthly_cap"])
+            except InvalidKeyRequest as error:
+                message = str(error).removeprefix("monthly_cap: ")
+                form.add_error("monthly_cap", message[:1].upper() + message[1:] + ".")
+            else:
+                unit = cap_unit(self.workspace)
+                if key.monthly_cap is None:
+                    note = "now has no monthly cap"
+                else:
+                    note = f"can now spend {unit.format(key.monthly_cap)} a month"
+                messages.success(request, f"Key “{key.name}” {note}.")
+                return redirect("dashboard:keys", slug=self.workspace.slug)
+        errors = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return self.render_page(row_error=(key.pk, errors), cap_form=form)
 
 
 @method_decorator(never_cache, "dispatch")

@@ -438,6 +438,13 @@ ERRORS = catalogue(
     missing_scope("chat"),
     ApiError(
         403,
+        "key_limit_reached",
+        "Key limit reached: this API key's monthly cap of 500 credits would be exceeded by this "
+        "call. It resets at 2026-01-01 00:00 UTC; an owner or admin of the workspace can raise "
+        "or remove the cap on the dashboard's Keys page.",
+    ),
+    ApiError(
+        403,
         "no_active_subscription",
         "The workspace of this API key has no active subscription.",
     ),

@@ -10,10 +10,13 @@
 --       12 monthly credits   13 credit cost   14 credits ttl   15 seconds to week reset
 --       16 seconds to credits reset   17 prepaid reservation in micro-dollars (-1: not prepaid)
 -- KEYS 10: the prepaid balance in micro-dollars
+-- KEYS 11: what the key spent in the monthly period (credits; micro-dollars on a prepaid plan)
+-- ARGV: 18 the key's monthly cap in that unit (-1: none)   19 what this call takes of it
+--       (its credit cost; its prepaid reservation), counted whether or not there is a cap
 -- Returns {admitted (1/0), failed limit name or "", retry after seconds,
 --          used 5h, used week, used rpm (workspace), used tpm, used credits, in flight,
 --          seconds until the rpm window frees a slot, seconds until the tpm window frees,
---          prepaid balance left (micro-dollars), used rpm (key)}
+--          prepaid balance left (micro-dollars), used rpm (key), key's monthly spend}
 
 local now = tonumber(ARGV[1])
 local call = ARGV[2]
@@ -72,9 +75,12 @@ local function balance()
   return tonumber(redis.call("GET", KEYS[10]) or "0")
 end
 
+local key_cap, key_amount = tonumber(ARGV[18] or "-1"), tonumber(ARGV[19] or "0")
+local key_spent = tonumber(redis.call("GET", KEYS[11]) or "0")
+
 local function refuse(name, wait)
   return {0, name, wait, used_5h, used_week, used_rpm, used_tpm, used_credits, in_flight,
-          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60), balance(), used_key_rpm}
+          oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60), balance(), used_key_rpm, key_spent}
 end
 
 if limit_5h >= 0 and used_5h + units > limit_5h then
@@ -97,6 +103,9 @@ if max_conc >= 0 and in_flight >= max_conc then
 end
 if credits >= 0 and used_credits + cost > credits then
   return refuse("monthly_credits", math.max(1, tonumber(ARGV[16])))
+end
+if key_cap >= 0 and key_spent + key_amount > key_cap then
+  return refuse("key_monthly_cap", math.max(1, tonumber(ARGV[16])))
 end
 local reserve = tonumber(ARGV[17])
 if reserve >= 0 and balance() < reserve then
@@ -124,6 +133,10 @@ if cost > 0 then
   redis.call("INCRBY", KEYS[9], cost)
   redis.call("EXPIRE", KEYS[9], tonumber(ARGV[14]))
 end
+if key_amount > 0 then
+  redis.call("INCRBY", KEYS[11], key_amount)
+  redis.call("EXPIRE", KEYS[11], tonumber(ARGV[14]))
+end
 return {1, "", 0, used_5h + units, used_week + units, used_rpm + 1, used_tpm,
         used_credits + cost, in_flight + 1, oldest_wait(KEYS[4], 60), oldest_wait(KEYS[6], 60),
-        balance(), used_key_rpm + 1}
+        balance(), used_key_rpm + 1, key_spent + key_amount}

@@ -4,8 +4,9 @@
 -- settle.lua). A counter Redis lost is left alone: it is rebuilt from PostgreSQL.
 -- KEYS: 1 quota5h events   2 quota5h sum   3 weekly counter   4 monthly credits used
 --       5 prepaid balance   6 in-flight leases   7 this call's replay marker
+--       8 what the key spent in the monthly period
 -- ARGV: 1 call id   2 quota units   3 admitted at   4 credit cost   5 reserved micro-dollars
---       6 lease expiry
+--       6 lease expiry   7 what the call took of the key's monthly spend
 if not redis.call("SET", KEYS[7], 1, "NX", "EX", 86400) then
   return 0
 end
@@ -31,6 +32,7 @@ end
 add(KEYS[3], units)
 add(KEYS[4], tonumber(ARGV[4]))
 add(KEYS[5], -tonumber(ARGV[5]))
+if KEYS[8] then add(KEYS[8], tonumber(ARGV[7] or "0")) end
 redis.call("ZADD", KEYS[6], tonumber(ARGV[6]), call)
 redis.call("EXPIRE", KEYS[6], 3600)
 return 1

@@ -4,10 +4,12 @@
 --       8 in-flight leases   9 monthly credits used   (same order as admit.lua; 4 and 5 unused)
 -- ARGV: 1 now   2 call id   3 quota units   4 tokens   5 succeeded (1/0)   6 credit cost
 --       7 prepaid micro-dollars reserved at admission   8 micro-dollars the call cost
--- KEYS 10: the prepaid balance
+-- KEYS 10: the prepaid balance   11 what the key spent in the monthly period
+-- ARGV: 10 what admission took of the key's monthly spend   11 what the call spent of it
+--       (the difference is given back, or taken, as for the credits and the balance)
 --
 -- Replayed after an outage (billing/fallback.py), ARGV 9 is "replay", or "replay-if-leased"
--- when the first attempt timed out (it may have run: then it removed the lease), and KEYS 11
+-- when the first attempt timed out (it may have run: then it removed the lease), and KEYS 12
 -- marks the call settled, so a replay that is itself retried is applied once. A counter Redis
 -- lost meanwhile is left alone: it is rebuilt from PostgreSQL, which already counts the call.
 local now, call = tonumber(ARGV[1]), ARGV[2]
@@ -17,7 +19,7 @@ if mode ~= "" then
   if mode == "replay-if-leased" and not redis.call("ZSCORE", KEYS[8], call) then
     return 0
   end
-  if not redis.call("SET", KEYS[11], 1, "NX", "EX", 86400) then
+  if not redis.call("SET", KEYS[12], 1, "NX", "EX", 86400) then
     return 0
   end
 end
@@ -48,5 +50,15 @@ local reserved, charged = tonumber(ARGV[7] or "0"), tonumber(ARGV[8] or "0")
 if (reserved > 0 or charged > 0) and kept(KEYS[10]) then
   local balance = tonumber(redis.call("GET", KEYS[10]) or "0") + reserved
   redis.call("SET", KEYS[10], math.max(0, balance - charged))
+end
+local key_taken, key_spent = tonumber(ARGV[10] or "0"), tonumber(ARGV[11] or "0")
+if key_spent ~= key_taken and kept(KEYS[11]) then
+  local spent = tonumber(redis.call("GET", KEYS[11]) or "0") + key_spent - key_taken
+  local ttl = redis.call("PTTL", KEYS[11])
+  if ttl > 0 then
+    redis.call("SET", KEYS[11], math.max(0, spent), "PX", ttl)
+  else
+    redis.call("SET", KEYS[11], math.max(0, spent))
+  end
 end
 return removed

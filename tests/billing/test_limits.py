@@ -19,6 +19,7 @@ from billing import limiter
 from billing.models import Plan
 from billing.services import catalog_settings, subscribe
 from keys.authentication import authenticate_secret, resolver
+from keys.models import ApiKey
 from keys.services import issue_key
 
 from ..conftest import _user
@@ -233,7 +234,7 @@ def record_usage(principal, started: datetime, *, credits: int = 0, units: int =
 
     UsageRecord.objects.create(
         call_id=uuid.uuid4().hex, request_id="r", workspace_id=principal.workspace_id,
-        endpoint="chat", dialect="openai", status=200, credits=credits, quota_units=units,
+        key_id=principal.key_id or None, endpoint="chat", dialect="openai", status=200, credits=credits, quota_units=units,
         started_at=started, finished_at=started,
     )  # fmt: skip
 
@@ -252,3 +253,77 @@ def test_it_rebuilds_lost_counters_from_the_usage_records(catalog) -> None:
         assert admission.headers["X-RateLimit-Remaining-5h"] == "2"
         admit(principal)
         assert refused(principal).limit == "monthly_credits"
+
+
+# --- a key's monthly cap, set by the customer ---------------------------------------------------
+
+
+def capped_keys(cap: int, **limits) -> tuple:
+    """Two keys of one workspace: the first with a monthly cap of `cap` credits, the other none."""
+    capped = principal_on(**limits)
+    workspace = ApiKey.objects.get(pk=capped.key_id).workspace
+    ApiKey.objects.filter(pk=capped.key_id).update(monthly_cap=cap)
+    other = issue_key(workspace, "uncapped")
+    resolver.clear()
+    return authenticate_secret_of(capped.key_id), authenticate_secret(other.secret)
+
+
+def authenticate_secret_of(key_id: str):
+    from keys.authentication import principal_from_key
+
+    return principal_from_key(ApiKey.objects.select_related("workspace").get(pk=key_id))
+
+
+def test_it_refuses_the_call_that_would_cross_a_keys_cap_and_not_the_other_keys(catalog) -> None:
+    capped, other = capped_keys(2, monthly_credits=100)
+    admit(capped)
+    admit(capped)
+    exceeded = refused(capped)
+    assert exceeded.limit == "key_monthly_cap"
+    assert exceeded.retry_after > 0
+    assert admit(other).headers["X-Credits-Remaining"] == "97"  # the workspace's 100, less 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_keys_cap_exactly_under_a_race(catalog, counters) -> None:
+    if counters == "redis_unreachable" and not os.environ.get("DATABASE_URL"):
+        pytest.skip("with Redis down, 30 threads take credits in the database: PostgreSQL")
+    capped, _ = capped_keys(7, monthly_credits=100)
+    admitted, refusals = race(capped, 30)
+    assert (len(admitted), len(refusals)) == (7, 23)
+    assert {r.limit for r in refusals} == {"key_monthly_cap"}
+
+
+def test_it_gives_a_failed_call_back_to_the_keys_cap(catalog) -> None:
+    capped, _ = capped_keys(1)
+    failed = admit(capped)
+    limiter.settle(failed, tokens=0, succeeded=False)
+    kept = admit(capped)
+    limiter.settle(kept, tokens=10, succeeded=True)
+    assert refused(capped).limit == "key_monthly_cap"
+
+
+def test_it_resets_a_keys_cap_with_the_monthly_period(catalog) -> None:
+    start = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        capped, _ = capped_keys(1, monthly_credits=100)
+        admit(capped)
+        exceeded = refused(capped)
+        assert exceeded.limit == "key_monthly_cap"
+        period_end = datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+        assert exceeded.retry_after == int((period_end - start).total_seconds())
+    with time_machine.travel(datetime(2026, 2, 28, 9, 59, tzinfo=UTC), tick=False):
+        assert refused(capped).limit == "key_monthly_cap"
+    with time_machine.travel(datetime(2026, 2, 28, 10, 0, tzinfo=UTC), tick=False):
+        admit(capped)
+
+
+def test_it_counts_what_a_key_spent_before_redis_lost_it(catalog) -> None:
+    start = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+    with time_machine.travel(start - timedelta(days=2), tick=False):
+        capped, other = capped_keys(5)
+    with time_machine.travel(start, tick=False):
+        record_usage(capped, start - timedelta(hours=1), credits=4)
+        record_usage(other, start - timedelta(hours=1), credits=40)  # another key's
+        admit(capped)
+        assert refused(capped).limit == "key_monthly_cap"

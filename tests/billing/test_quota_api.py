@@ -223,6 +223,22 @@ def test_it_shows_a_key_rpm_under_an_unlimited_plan_rpm(client, catalog) -> None
     assert quota(client, secret)["limits"]["key_rpm"] == limit(7, 0, 7)
 
 
+def test_it_shows_the_keys_monthly_cap_when_it_has_one(client, catalog) -> None:
+    from keys.models import ApiKey
+
+    with at(0):
+        principal, secret = key_on(monthly_credits=50)
+        assert "key_monthly_cap" not in quota(client, secret)["limits"]
+        key = ApiKey.objects.get(pk=principal.key_id)
+        key.monthly_cap = 3
+        key.save()  # (drops the key's cached authentication)
+        principal = authenticate_secret(secret)
+        admit(principal)
+        limits = quota(client, secret)["limits"]
+    assert limits["key_monthly_cap"] == limit(3, 1, 2, PERIOD_END)
+    assert limits["monthly_credits"] == limit(50, 1, 49, PERIOD_END)
+
+
 def test_it_shows_only_the_callers_workspace(client, catalog) -> None:
     with at(0):
         busy, _ = key_on(**ALL_LIMITS)

@@ -82,3 +82,25 @@ def test_it_shows_the_keys_page_on_a_phone(web, customer) -> None:
 
     expect(phone.get_by_role("button", name="Create key")).to_be_visible()
     assert web.horizontal_overflow(phone) == 0, "the keys page scrolls sideways on a phone"
+
+
+def test_it_sets_a_keys_monthly_cap_from_its_row(web, customer) -> None:
+    page = web.page
+    customer.key("capped")
+    web.log_in(customer.user)
+    web.goto(customer.url("keys/"), "keys-cap-1")
+    row = page.get_by_role("row").filter(has_text="capped")
+    expect(row).to_contain_text("spent 0 credits this month · no cap")
+    row.get_by_text("Monthly cap", exact=True).click()
+    field = row.get_by_label("Monthly cap")
+    field.fill("-5")
+    row.get_by_role("button", name="Save cap").click()  # the browser itself refuses it
+    assert not field.evaluate("input => input.checkValidity()")
+    web.shot("keys-cap-2-editing")
+    field.fill("250")
+    row.get_by_role("button", name="Save cap").click()
+
+    expect(page.get_by_text("can now spend 250 credits a month")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="capped")
+    expect(row).to_contain_text("spent 0 credits this month · cap 250 credits")
+    web.shot("keys-cap-3-saved")

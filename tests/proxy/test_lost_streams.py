@@ -59,3 +59,24 @@ def test_a_stream_that_ends_leaves_nothing_to_sweep(client, gateway, key_a) -> N
     assert redis_client().hlen(lost_streams.CALLS) == 0
     assert redis_client().zcard(lost_streams.DUE) == 0
     assert UsageRecord.objects.get().status == 200
+
+
+def test_a_lost_streams_key_keeps_only_what_it_cost_of_its_cap(client, prepaid_key, settings):
+    """On a prepaid plan the key's cap counts the call's hold at admission; the sweep trues it
+    up to what the lost stream is billed, as the settlement of a stream that ended would."""
+    from billing import prepaid
+
+    prepaid_key.key.monthly_cap = 100
+    prepaid_key.key.save()
+    settings.LIMIT_LEASE_SECONDS = 60
+    settings.PREPAID_DEFAULT_MAX_TOKENS = 100  # a hold the $5 balance covers
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        start_stream(client, prepaid_key)
+    with time_machine.travel(start + timedelta(seconds=121), tick=False):
+        assert sweep_lost_streams() == 1
+    record = UsageRecord.objects.get()
+    spend = [
+        k for k in redis_client().keys("lim:*:keyspend:*") if str(prepaid_key.key.pk) in str(k)
+    ]
+    assert int(redis_client().get(spend[0])) == prepaid.to_micro(record.cost) > 0

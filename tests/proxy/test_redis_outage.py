@@ -22,7 +22,7 @@ from keys.authentication import authenticate_secret
 from keys.services import issue_key
 
 from ..billing.test_ledger import reconciles
-from ..billing.test_limits import principal_on
+from ..billing.test_limits import authenticate_secret_of, principal_on
 from ..conftest import UNREACHABLE_REDIS, _user
 from .test_limits_http import chat, put_on
 
@@ -266,3 +266,41 @@ def test_it_brings_a_grant_made_during_an_outage_to_the_live_balance(
     principal = authenticate_secret(issue_key(workspace, "k").secret)
     limiter.admit(principal, "x", units_offpeak=1, units_peak=1, endpoint="chat", reserve_micro=0)
     assert prepaid.live_balance(str(workspace.pk)) == Decimal("7.5")
+
+
+# --- a key's monthly cap ------------------------------------------------------------------------
+
+
+def test_it_keeps_a_keys_cap_in_the_database_with_redis_stopped(
+    client, gateway, key_a, redis_unreachable
+) -> None:
+    from billing.models import KeySpend
+
+    put_on(key_a, "trial_chat")
+    key_a.key.monthly_cap = 2
+    key_a.key.save()
+    other = issue_key(key_a.key.workspace, "other")
+    assert chat(client, key_a, messages=[{"role": "user", "content": "[[status:500]]"}]).status_code
+    assert [chat(client, key_a).status_code for _ in range(3)] == [200, 200, 403]
+    assert KeySpend.objects.get(key_id=key_a.key.pk).used == 2  # the failed call gave its back
+    assert chat(client, other).status_code == 200
+
+
+@pytest.mark.redis
+def test_it_catches_redis_up_on_what_a_capped_key_spent_meanwhile(catalog, redis_switch) -> None:
+    from keys.models import ApiKey
+
+    principal = principal_on(monthly_credits=100)
+    ApiKey.objects.filter(pk=principal.key_id).update(monthly_cap=3)
+    principal = authenticate_secret_of(principal.key_id)
+    limiter.settle(take(principal, "k1"), tokens=5, succeeded=True)  # Redis: 1 of 3
+    redis_switch(False)
+    during = take(principal, "k2")  # PostgreSQL starts from what Redis last said: 2 of 3
+    limiter.settle(during, tokens=5, succeeded=True)
+    failed = take(principal, "k3")  # 3 of 3, given back below
+    limiter.settle(failed, tokens=0, succeeded=False)
+    redis_switch(True)
+    limiter.settle(take(principal, "k4"), tokens=5, succeeded=True)  # Redis: 3 of 3
+    with pytest.raises(limiter.LimitExceeded) as caught:
+        take(principal, "k5")
+    assert caught.value.limit == "key_monthly_cap"
