@@ -58,6 +58,7 @@ IGNORE = -100  # the label of a token the loss does not count
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 HEARTBEAT_EVERY = 1.0
+FLUSH_EVERY = 1.0  # seconds between writes of the metrics and progress of quick steps
 WARMUP_SHARE = 0.05
 
 
@@ -231,6 +232,8 @@ class Training:
         }
         self.learning_rate = job.learning_rate or hyperparameters.LEARNING_RATE
         self.metrics: list[dict[str, Any]] = []
+        self.progress = 0
+        self.flushed = 0.0  # when the metrics and progress were last written
 
     # --- the steps ------------------------------------------------------------------------------
 
@@ -430,15 +433,17 @@ class Training:
         say: bool = False,
     ) -> None:
         """Keep the entry in the job's metrics (at most ~500 step entries a job), move the bar,
-        and log it as a structured line when `say`."""
+        and log it as a structured line when `say`. The job's row is written at most once a
+        second (and at each logged entry), however quick the steps."""
         entry = {**entry, "time": timezone.now().isoformat().replace("+00:00", "Z")}
-        fields: dict[str, Any] = {}
         if keep:
             self.metrics.append(entry)
-            fields["metrics"] = self.metrics
         if progress is not None:
-            fields["progress"] = progress
-        if fields:
+            self.progress = progress
+        now = time.monotonic()
+        if say or entry["event"] != "step" or now - self.flushed >= FLUSH_EVERY:
+            self.flushed = now
+            fields = {"metrics": self.metrics, "progress": self.progress}
             jobs = Job.objects.filter(pk=self.job.pk, state=State.RUNNING)
             written(lambda: jobs.update(**fields), self.lock)
         if say:
