@@ -281,6 +281,7 @@ class JobProgressView(WorkspaceMixin, View):
                 "progress": job.progress,
                 "error": job.error or None,
                 "modelName": job.registered_model or None,
+                "lossCurve": with_loss_curve({"metrics": job.metrics or []}).get("lossCurve"),
                 "lines": [
                     {
                         "id": line.id,

@@ -1,5 +1,5 @@
-/* Fine-tune page: each job's progress bar and log tail, polled every 2 s while it is pending,
-   queued or running (once for finished jobs). No dependencies. */
+/* Fine-tune page: each job's progress bar, loss curves and log tail, polled every 2 s while it is
+   pending, queued or running (once for finished jobs). No dependencies. */
 (function () {
   "use strict";
 
@@ -11,7 +11,19 @@
     var fill = bar.querySelector("span");
     var badge = job.querySelector(".job-state");
     var log = job.querySelector(".log-lines");
+    var curve = job.querySelector(".loss-curve");
     var after = 0;
+
+    function draw(loss) {
+      if (!curve || !loss) return;
+      curve.querySelector(".loss-train").setAttribute("points", loss.train);
+      curve.querySelector(".loss-eval").setAttribute("points", loss.eval);
+      curve.querySelector(".loss-first").textContent = loss.first;
+      curve.querySelector(".loss-last").textContent = loss.last;
+      curve.querySelector("svg").setAttribute(
+        "aria-label", "Loss by step: train " + loss.first + " to " + loss.last);
+      curve.hidden = false;
+    }
 
     function poll() {
       fetch(url + "?after=" + after, { credentials: "same-origin" })
@@ -22,6 +34,7 @@
           bar.setAttribute("aria-valuenow", data.progress);
           badge.textContent = data.state;
           badge.className = "badge job-state state-" + data.state;
+          draw(data.lossCurve);
           if (data.state === "succeeded" && job.getAttribute("data-state") !== "succeeded" &&
               !data.modelName) window.setTimeout(function () { window.location.reload(); }, 500);
           job.setAttribute("data-state", data.state);
