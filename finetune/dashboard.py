@@ -86,7 +86,7 @@ def with_loss_curve(job: dict[str, Any], width: int = 300, height: int = 60) -> 
     if len(steps) < 2:
         return job
     last = max(m["step"] for m in steps) or 1
-    top = max(max(m["trainLoss"] for m in steps), *(m["evalLoss"] for m in evals)) or 1
+    top = max([m["trainLoss"] for m in steps] + [m["evalLoss"] for m in evals]) or 1
 
     def points(entries: list[dict], key: str) -> str:
         return " ".join(
@@ -96,8 +96,8 @@ def with_loss_curve(job: dict[str, Any], width: int = 300, height: int = 60) -> 
     job["lossCurve"] = {
         "train": points(steps, "trainLoss"),
         "eval": points(evals, "evalLoss"),
-        "first": steps[0]["trainLoss"],
-        "last": steps[-1]["trainLoss"],
+        "first": f"{steps[0]['trainLoss']:.4g}",  # as the page shows it, server or script
+        "last": f"{steps[-1]['trainLoss']:.4g}",
     }
     return job
 

@@ -99,3 +99,33 @@ def test_it_shows_each_jobs_facts_a_red_failed_badge_and_registers_from_the_page
     phone = web.phone(customer.user)
     web.goto(customer.url("finetune/"), "finetune-6-phone", page=phone)
     assert web.horizontal_overflow(phone) == 0, "the fine-tune page scrolls sideways on a phone"
+
+
+def step(number: int, loss: float) -> dict:
+    return {"event": "step", "step": number, "epoch": 1, "trainLoss": loss, "time": "2026-01-01"}
+
+
+def test_it_draws_a_training_jobs_loss_curve_live(web, customer) -> None:
+    """The curve follows the job's steps while the page stays open (no reload)."""
+    from finetune.models import Dataset, Job
+
+    subscribe(customer.workspace, Plan.objects.get(code="chat_agent_train"))
+    dataset = Dataset.objects.create(workspace=customer.workspace, title="Support", records=5)
+    job = Job.objects.create(
+        workspace=customer.workspace, dataset=dataset, base_model="llama3.2", method="lora",
+        state="running", progress=10, metrics=[step(1, 9.0)],
+    )  # fmt: skip
+    web.log_in(customer.user)
+    web.goto(customer.url("finetune/"), "finetune-7-training")
+    curve = web.page.locator(f"#job-{job.pk} .loss-curve")
+    expect(curve).to_be_hidden()  # one step is no curve yet
+
+    Job.objects.filter(pk=job.pk).update(
+        progress=60, metrics=[step(1, 9.0), step(2, 4.5), step(3, 1.25)]
+    )
+
+    expect(curve).to_be_visible(timeout=10_000)
+    expect(curve.locator("figcaption")).to_contain_text("Train loss 9 → 1.25")
+    assert len(curve.locator(".loss-train").get_attribute("points").split()) == 3
+    web.shot("finetune-8-loss-curve-live")
+    Job.objects.filter(pk=job.pk).update(state="cancelled")  # the page stops polling
