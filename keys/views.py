@@ -2,17 +2,19 @@
 monthly cap, revoke.
 
 Every successful POST redirects to the list (a reload never creates a second key). A new secret
-travels to that one GET through the session, which the GET empties: it is shown once, with
+travels to that one GET through the cache, named by a nonce in the session, which the GET empties: it is shown once, with
 `Cache-Control: no-store`, never in a URL, and reloading the list never shows it again.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -45,7 +47,8 @@ from .services import (
 )
 
 WRITE = frozenset({"POST"})
-REVEALED = "keys:revealed"  # the session entry a new secret waits in until the next GET
+REVEALED = "keys:revealed"  # the session entry naming the cache entry a new secret waits in
+REVEAL_SECONDS = 120  # how long a new secret waits in the cache for the redirect's GET
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,27 @@ class KeyRow:
 
 
 def keep_to_reveal(request: HttpRequest, key: ApiKey, secret: str, title: str, note: str = ""):
-    """The new secret waits in the session for the redirect's GET, which takes it out."""
-    request.session[REVEALED] = {
-        "key": str(key.pk),
-        "secret": secret,
-        "title": title,
-        "note": note,
-    }
+    """The new secret waits in the cache for the redirect's GET, which takes it out.
+
+    The session (a database row) holds only a random nonce naming the cache entry, never the
+    secret; the entry expires after REVEAL_SECONDS if that GET never comes.
+    """
+    nonce = secrets.token_urlsafe(32)
+    entry = {"key": str(key.pk), "secret": secret, "title": title, "note": note}
+    cache.set(revealed_cache_key(nonce), entry, timeout=REVEAL_SECONDS)
+    request.session[REVEALED] = nonce
+
+
+def revealed_cache_key(nonce: str) -> str:
+    return f"keys:revealed:{nonce}"
 
 
 def take_revealed(request: HttpRequest, workspace: Any) -> Revealed | None:
-    data = request.session.pop(REVEALED, None)
+    nonce = request.session.pop(REVEALED, None)
+    if not isinstance(nonce, str):
+        return None
+    data = cache.get(revealed_cache_key(nonce))
+    cache.delete(revealed_cache_key(nonce))
     if not isinstance(data, dict):
         return None
     key = ApiKey.objects.for_workspace(workspace).filter(pk=data.get("key")).first()

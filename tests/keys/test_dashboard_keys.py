@@ -275,3 +275,20 @@ def test_a_revoked_key_stops_authenticating(client, manager, key_a) -> None:
 def test_it_rejects_malformed_key_ids_as_404(client, manager) -> None:
     slug = manager.workspace.slug
     assert client.post(f"/dashboard/w/{slug}/keys/not-a-uuid/revoke/").status_code == 404
+
+
+def test_it_keeps_a_new_secret_out_of_the_session_rows(client, manager) -> None:
+    from django.contrib.sessions.models import Session
+
+    created = client.post(keys_url(manager), {"name": "backend", "all_plan_scopes": "on"})
+    assert created.status_code == 302
+
+    key = ApiKey.objects.get(workspace=manager.workspace, name="backend")
+    stored = [str(session.get_decoded()) for session in Session.objects.all()]
+    assert stored
+    assert not any(key.last4 in data and "sk-tg-" in data for data in stored)
+    response = client.get(created["Location"])
+    [secret] = set(secrets_in(response))
+    assert key.secret_hash == hash_secret(secret)
+    assert not any(secret in data for data in stored)
+    assert secrets_in(client.get(keys_url(manager))) == []
