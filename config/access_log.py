@@ -10,6 +10,7 @@ with `[redacted]` before any format uses them, and drops headers that carry cred
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger
 
@@ -29,8 +30,15 @@ SECRET_PARAMETERS = frozenset(
         "password",
         "sig",
         "signature",
+        "authorization",
+        "x-api-key",
+        "client_secret",
+        "refresh_token",
     }
 )
+# Gunicorn's {name}e (environ) and {name}o (response header) atoms whose name holds one of these
+# may carry a credential or a query string: they keep their presence, not their value.
+SECRET_ATOM_WORDS = ("auth", "cookie", "key", "token", "query")
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"})
 
 
@@ -45,10 +53,26 @@ def redact_query(query: str) -> str:
     pairs = []
     for pair in query.split("&"):
         name, sep, value = pair.partition("=")
-        if sep and value and (name.lower() in SECRET_PARAMETERS or _KEY_PATTERNS.search(value)):
+        if sep and value and is_secret_parameter(name, value):
             value = REDACTED
         pairs.append(f"{name}{sep}{value}")
     return "&".join(pairs)
+
+
+def is_secret_parameter(name: str, value: str) -> bool:
+    """A parameter named as a secret's, or whose value looks like a key, once percent-decoded."""
+    return (
+        unquote_plus(name).strip().lower() in SECRET_PARAMETERS
+        or _KEY_PATTERNS.search(unquote_plus(value)) is not None
+    )
+
+
+def is_secret_atom(name: str) -> bool:
+    """`{…}e` and `{…}o` atoms whose lower-cased name says they may carry a credential."""
+    if not (name.startswith("{") and name[-2:] in ("}e", "}o")):
+        return False
+    inner = name[1:-2].lower()
+    return any(word in inner for word in SECRET_ATOM_WORDS)
 
 
 def redact_target(target: str) -> str:
@@ -73,4 +97,10 @@ class RedactingLogger(Logger):
                     atoms[name] = REDACTED
                 elif name == "{referer}i":
                     atoms[name] = redact_target(atoms[name])
+            elif is_secret_atom(name):
+                atoms[name] = REDACTED
+            elif name in ("{raw_uri}e", "{request_uri}e", "{http_referer}e"):
+                atoms[name] = redact_target(str(atoms[name]))
+            elif name == "{path_info}e":
+                atoms[name] = redact_path(str(atoms[name]))
         return atoms
