@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from accounts.tenancy import WorkspaceOwnedQuerySet
 
-MAX_MONTHLY_CAP = Decimal(10**9)  # credits or USD: far above any real month, fits every counter
+MAX_MONTHLY_CAP = Decimal(10**8) - 1  # credits or USD: far above any real month, fits numeric(14,6)
 
 
 class ApiKey(models.Model):
