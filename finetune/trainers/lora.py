@@ -114,6 +114,18 @@ def encode(tokenizer: Any, conversation: list[dict[str, str]], max_length: int) 
     return Example(list(encoded["input_ids"]), labels)
 
 
+def finite_loss(loss: float, step: int | None, kind: str) -> float:
+    """The loss, unless training diverged (NaN or infinity, which no metric or jsonb can hold)."""
+    if math.isfinite(loss):
+        return loss
+    where = f"at step {step}" if step is not None else "at the epoch's evaluation"
+    raise TrainingError(
+        "loss_diverged",
+        f"Training diverged: the {kind} loss became {loss} {where}. Lower learningRate "
+        "(e.g. 0.0002) and start a new job.",
+    )
+
+
 def batches(examples: list[Example], size: int) -> list[list[Example]]:
     return [examples[i : i + size] for i in range(0, len(examples), size)]
 
@@ -304,6 +316,7 @@ class Training:
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                train_loss = finite_loss(loss_sum / max(token_sum, 1), step, "train")
                 elapsed = time.monotonic() - started
                 self.record(
                     {
@@ -311,7 +324,7 @@ class Training:
                         "step": step,
                         "totalSteps": total_steps,
                         "epoch": epoch,
-                        "trainLoss": round(loss_sum / max(token_sum, 1), 5),
+                        "trainLoss": round(train_loss, 5),
                         "learningRate": scheduler.get_last_lr()[0],
                         "tokensPerSecond": round(tokens_seen / max(elapsed, 1e-9), 1),
                         "stepSeconds": round(time.monotonic() - step_started, 3),
@@ -417,7 +430,7 @@ class Training:
             loss_sum += float(model(**inputs).loss) * labelled
             token_sum += labelled
         model.train()
-        return round(loss_sum / max(token_sum, 1), 5)
+        return round(finite_loss(loss_sum / max(token_sum, 1), None, "eval"), 5)
 
     # --- reporting, checkpoints, the artifact -----------------------------------------------------
 
