@@ -8,16 +8,19 @@ percentile is one ordered read at its rank (nearest-rank), so nothing large come
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import DatabaseError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from billing import usage_queue
 from billing.models import UsageRecord
@@ -214,22 +217,43 @@ def status_view(request: HttpRequest) -> HttpResponse:
     return render(request, "admin/operator_status.html", context)
 
 
-def dead_letters_view(request: HttpRequest) -> HttpResponse:
-    """POST /admin/status/dead-letters/ (staff): `action` replay or drop, for the dead letter
-    `id`, or for all of them without one; back to the status page with what happened."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    action = request.POST.get("action")
-    ids = [request.POST["id"]] if request.POST.get("id") else None
+DEAD_LETTER_ID = re.compile(r"[0-9]+-[0-9]+")  # a Redis stream entry id, e.g. 1733112000000-0
+
+
+def dead_letter_action(request: HttpRequest, action: str | None, ids: list[str] | None) -> None:
     if action == "replay":
         written, refused = usage_queue.replay_dead_letters(ids)
         level = messages.WARNING if refused else messages.SUCCESS
         messages.add_message(
             request, level, f"{written} usage record(s) written, {refused} refused again."
         )
+    elif action == "drop" and ids is None and request.POST.get("all") != "1":
+        messages.error(request, "Choose a dead letter to drop, or drop all of them (all=1).")
     elif action == "drop":
         dropped = usage_queue.drop_dead_letters(ids)
         messages.warning(request, f"{dropped} usage record(s) dropped for good.")
     else:
         messages.error(request, "Unknown action.")
+
+
+def dead_letters_view(request: HttpRequest) -> HttpResponse:
+    """POST /admin/status/dead-letters/ (staff): `action` replay or drop, for the dead letter
+    `id`, or for all of them without one (drop all also needs `all=1`, which the page's "Drop
+    all" button sends); back to the status page with what happened."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    action = request.POST.get("action")
+    entry_id = request.POST.get("id", "")
+    if entry_id and not DEAD_LETTER_ID.fullmatch(entry_id):
+        messages.error(request, "Not a dead letter's id (they read like 1733112000000-0).")
+        return redirect("operator-status")
+    ids = [entry_id] if entry_id else None
+    try:
+        dead_letter_action(request, action, ids)
+    except (RedisError, DatabaseError) as exc:
+        messages.error(
+            request,
+            f"Redis or the database did not answer ({type(exc).__name__}): nothing more was "
+            "done; try again once they are back.",
+        )
     return redirect("operator-status")

@@ -145,3 +145,49 @@ def test_it_lets_the_operator_replay_and_drop_from_the_status_page(admin_client,
     assert "1 usage record(s) dropped for good." in page.content.decode()
     assert usage_queue.dead_letter_count() == 0
     assert admin_client.get("/admin/status/dead-letters/").status_code == 405
+
+
+@pytest.mark.parametrize("entry_id", ["../x", "1-1\n", "1-", "1-1 OR 1", "١-١", "\x00"])
+def test_it_refuses_a_malformed_dead_letter_id(admin_client, prepaid_key, entry_id):
+    poison(prepaid_key, prompt_tokens=-5)
+    flush_all()
+
+    for action in ("replay", "drop"):
+        page = admin_client.post(
+            "/admin/status/dead-letters/", {"action": action, "id": entry_id}, follow=True
+        )
+        assert page.status_code == 200
+        assert "Not a dead letter&#x27;s id" in page.content.decode()
+    assert usage_queue.dead_letter_count() == 1
+
+
+def test_it_says_so_when_redis_refuses_an_id(admin_client, prepaid_key):
+    poison(prepaid_key, prompt_tokens=-5)
+    flush_all()
+
+    too_big = "99999999999999999999999-0"  # the right shape, past what Redis reads as an id
+    page = admin_client.post(
+        "/admin/status/dead-letters/", {"action": "drop", "id": too_big}, follow=True
+    )
+    assert page.status_code == 200
+    assert "Redis or the database did not answer (ResponseError)" in page.content.decode()
+    assert usage_queue.dead_letter_count() == 1
+
+
+def test_it_drops_every_dead_letter_only_when_asked_for_all(admin_client, prepaid_key):
+    poison(prepaid_key, prompt_tokens=-5)
+    poison(prepaid_key, prompt_tokens=-6)
+    flush_all()
+    assert usage_queue.dead_letter_count() == 2
+
+    page = admin_client.post("/admin/status/dead-letters/", {"action": "drop"}, follow=True)
+    assert "Choose a dead letter to drop" in page.content.decode()
+    assert usage_queue.dead_letter_count() == 2
+
+    status = admin_client.get("/admin/status/").content.decode()
+    assert '<input type="hidden" name="all" value="1">' in status
+    page = admin_client.post(
+        "/admin/status/dead-letters/", {"action": "drop", "all": "1"}, follow=True
+    )
+    assert "2 usage record(s) dropped for good." in page.content.decode()
+    assert usage_queue.dead_letter_count() == 0
