@@ -121,3 +121,21 @@ def test_the_catalog_file_sets_the_flag(catalog):
     )
 
     assert Upstream.objects.get(name="oai").serves_responses is True
+
+
+def test_it_sends_no_hosted_tool_and_no_service_tier_upstream(openai_client, native, upstream):
+    """They would run (and bill) on the operator's account, outside what the gateway meters."""
+    openai_client.responses.create(
+        model="gpt-native",
+        input="Hello",
+        tools=[
+            {"type": "web_search"},
+            {"type": "file_search", "vector_store_ids": ["vs_operator"]},
+            {"type": "function", "name": "get_weather", "parameters": WEATHER["parameters"]},
+        ],
+        service_tier="priority",
+    )
+
+    sent = upstream.requests[-1]["body"]
+    assert [tool["type"] for tool in sent["tools"]] == ["function"]
+    assert "service_tier" not in sent
