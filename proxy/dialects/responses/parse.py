@@ -121,6 +121,8 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
     messages = instruction_messages(body.get("instructions"))
     messages += item_messages(history or [], "previous_response_id", custom)
     messages += item_messages(input_list(body.get("input")), "input", custom)
+    # A chain of previous_response_id grows the conversation past what one body may send.
+    check_length(messages, "previous_response_id", MAX_MESSAGES, "items in the conversation")
     if not any(m["role"] != "system" for m in messages):
         raise fault("input", "must contain at least one item")
     canonical: dict[str, Any] = {"model": body["model"], "messages": messages}
