@@ -73,6 +73,10 @@ def _failing_workspaces_key(deployment_id: int) -> str:
     return f"router:failws:dep:{deployment_id}"
 
 
+def _failing_workspace_mark(deployment_id: int, workspace: str) -> str:
+    return f"router:failws:dep:{deployment_id}:ws:{workspace}"
+
+
 def content_fault(failure: UpstreamFailure) -> bool:
     """The upstream answered this request with an error (5xx, an invalid answer): possibly the
     request's own doing. Connect errors, timeouts, 404/405 (the deployment lacks the model) and
@@ -193,7 +197,9 @@ class Router:
         if workspace and failure is not None and content_fault(failure):
             self._seen_for.pop((deployment.id, workspace), None)
             own = cache.bump(_workspace_failure_key(deployment.id, workspace), timeout=window)
-            if own == 1:  # this workspace's first failure in the window
+            # Each workspace counts once a window among the failing ones, also after its own
+            # cool-down reset its failures (else one workspace would count as two).
+            if cache.add(_failing_workspace_mark(deployment.id, workspace), 1, timeout=window):
                 cache.bump(_failing_workspaces_key(deployment.id), timeout=window)
             failing = int(cache.get(_failing_workspaces_key(deployment.id)) or 0)
             failures = cache.bump(name, timeout=window)

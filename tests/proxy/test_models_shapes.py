@@ -39,7 +39,9 @@ def test_it_pages_the_anthropic_list_as_anthropic_does(anthropic_client) -> None
     assert ([m.id for m in before.data], before.has_more) == (["llama3.2"], True)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "after_id=nobody"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "limit=x", "limit=%C2%B2", "after_id=nobody"]
+)
 def test_it_refuses_a_bad_page_in_anthropics_shape(client, gateway, key_a, query) -> None:
     response = get(client, f"/v1/models?{query}", key_a, HTTP_ANTHROPIC_VERSION="2023-06-01")
 

@@ -264,6 +264,13 @@ def test_it_answers_a_chat_without_messages_as_a_load(client, gateway, key_a, up
     answer = post(client, key_a, "/api/chat", {"model": "llama3.2"}).json()
     assert answer["done_reason"] == "load" and answer["done"] is True
     assert upstream.requests == []
+    record = UsageRecord.objects.get()  # every authenticated call leaves a record
+    assert (record.endpoint, record.status, record.requested_model) == (
+        "ollama_chat",
+        200,
+        "llama3.2",
+    )
+    assert record.credits == 0
 
 
 def test_it_accepts_the_latest_tag_and_answers_with_the_name_asked(client, gateway, key_a) -> None:

@@ -258,6 +258,22 @@ def test_it_continues_from_a_previous_response(openai_client, upstream) -> None:
     ]  # instructions are not carried over, as at OpenAI
 
 
+def test_it_caps_the_conversation_a_previous_response_chain_brings(openai_client) -> None:
+    """Each body may carry 10,000 items; a previous_response_id chain may not grow past it."""
+    items = [{"role": "user", "content": "hi"}] * 9_998
+    first = openai_client.responses.create(model="llama3.2", input=items)  # + its answer: 9,999
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        openai_client.responses.create(
+            model="llama3.2",
+            previous_response_id=first.id,
+            input=[{"role": "user", "content": "a"}] * 2,
+        )
+
+    assert refused.value.body["param"] == "previous_response_id"
+    assert "at most 10000 items in the conversation, got 10001" in refused.value.body["message"]
+
+
 def test_it_gets_and_deletes_a_stored_response(sdk) -> None:
     created = sdk.responses.create(model="llama3.2", input="Remember me")
 

@@ -103,6 +103,16 @@ BAD = [
         'reasoning.effort: expected "none", "minimal", "low", "medium", "high" or "xhigh"',
         "reasoning.effort",
     ),
+    (
+        body(reasoning={"effort": []}),
+        'reasoning.effort: expected "none", "minimal", "low", "medium", "high" or "xhigh"',
+        "reasoning.effort",
+    ),
+    (
+        body(tools=[{"type": "custom", "name": {}}]),
+        "tools[0].name: expected a string, got object",
+        "tools[0].name",
+    ),
     (body(include="everything"), "include: expected an array of strings", "include"),
     (
         body(background=True),

@@ -47,6 +47,7 @@ def test_it_sends_the_request_natively_and_meters_its_usage(openai_client, nativ
     assert response.output_text == "Native hello"
     assert response.model == "gpt-native"
     assert response.id.startswith("resp_")
+    assert response.store is True  # kept by the gateway, though the upstream was told not to
     sent = upstream.requests[-1]
     assert sent["path"] == "/v1/responses"
     assert sent["body"]["model"] == "gpt-4o"
@@ -90,10 +91,11 @@ def test_it_relays_the_native_event_stream(openai_client, native, upstream):
 def test_it_expands_a_previous_response_into_the_native_input(openai_client, native, upstream):
     first = openai_client.responses.create(model="gpt-native", input="I am Ada [[reply:Hi Ada]]")
 
-    openai_client.responses.create(
+    second = openai_client.responses.create(
         model="gpt-native", previous_response_id=first.id, input="Who am I?"
     )
 
+    assert second.previous_response_id == first.id
     sent = upstream.requests[-1]["body"]
     assert "previous_response_id" not in sent
     assert [item.get("role") for item in sent["input"]] == ["user", "assistant", "user"]
@@ -121,3 +123,21 @@ def test_the_catalog_file_sets_the_flag(catalog):
     )
 
     assert Upstream.objects.get(name="oai").serves_responses is True
+
+
+def test_it_sends_no_hosted_tool_and_no_service_tier_upstream(openai_client, native, upstream):
+    """They would run (and bill) on the operator's account, outside what the gateway meters."""
+    openai_client.responses.create(
+        model="gpt-native",
+        input="Hello",
+        tools=[
+            {"type": "web_search"},
+            {"type": "file_search", "vector_store_ids": ["vs_operator"]},
+            {"type": "function", "name": "get_weather", "parameters": WEATHER["parameters"]},
+        ],
+        service_tier="priority",
+    )
+
+    sent = upstream.requests[-1]["body"]
+    assert [tool["type"] for tool in sent["tools"]] == ["function"]
+    assert "service_tier" not in sent

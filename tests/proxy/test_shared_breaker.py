@@ -86,3 +86,19 @@ def test_it_still_cools_a_dead_upstream_down_for_everyone(client, key_a, key_b, 
     refused = chat(client, key_a)  # workspace A never called it: cooled for it too
     assert refused.status_code == 503
     assert "cooling down" in refused.json()["error"]["message"]
+
+
+def test_it_counts_one_workspace_once_after_its_own_cool_down(
+    client, key_a, key_b, shared, upstream
+):
+    """B poisons the model, waits out its own cool-down and poisons it again: still one failing
+    workspace, so A is served throughout."""
+    import time_machine
+
+    with time_machine.travel(0, tick=False) as clock:
+        for _ in range(3):
+            assert chat(client, key_b, POISON).status_code == 503
+        clock.shift(31)  # B's cool-down is over, the failure window (60 s) is not
+        assert chat(client, key_b, POISON).status_code == 503
+        for _ in range(3):
+            assert chat(client, key_a).status_code == 200

@@ -10,6 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from drf_spectacular.utils import extend_schema
 
+from billing import metering
 from keys.authentication import extract_secret
 
 from ...errors import ApiError
@@ -71,8 +72,10 @@ class ChatView(OllamaView):
         dialect, canonical = self.parsed(request)
         called = canonical["model"]
         canonical["model"] = known_name(called, request.auth)
-        if not canonical["messages"]:  # "load the model": nothing to call
-            resolve_model(canonical["model"], request.auth, "chat")
+        if not canonical["messages"]:  # "load the model": nothing to call, recorded free
+            self.call.requested_model = called
+            self.call.served_model = resolve_model(canonical["model"], request.auth, "chat").name
+            metering.settle(self.call)
             return JsonResponse(load_answer(called, self.mode))
         self.call.stream = canonical.get("stream") is True
         return run(

@@ -267,7 +267,7 @@ def anthropic_page(models: list[dict[str, Any]], query: Any) -> dict[str, Any]:
     """Anthropic's page of a list: `limit` (1-1000, default 20) after `after_id` or before
     `before_id`, with has_more, first_id and last_id."""
     raw = query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise fault("limit", "Input should be an integer between 1 and 1000")
     limit = int(raw)
     ids = [m["id"] for m in models]

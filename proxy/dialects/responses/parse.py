@@ -121,6 +121,8 @@ def parse(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> 
     messages = instruction_messages(body.get("instructions"))
     messages += item_messages(history or [], "previous_response_id", custom)
     messages += item_messages(input_list(body.get("input")), "input", custom)
+    # A chain of previous_response_id grows the conversation past what one body may send.
+    check_length(messages, "previous_response_id", MAX_MESSAGES, "items in the conversation")
     if not any(m["role"] != "system" for m in messages):
         raise fault("input", "must contain at least one item")
     canonical: dict[str, Any] = {"model": body["model"], "messages": messages}
@@ -153,11 +155,23 @@ def native_request(request: ResponsesRequest) -> dict[str, Any]:
     """The body for an upstream that serves /v1/responses itself: the client's, with the
     previous response's items in the input (the upstream never saw it) and nothing stored
     there (the gateway keeps what it must)."""
-    native = {k: v for k, v in request.body.items() if k != "previous_response_id"}
+    native = {k: v for k, v in request.body.items() if k not in NOT_SENT_NATIVELY}
     if request.history:
         native["input"] = request.input_items()
+    if isinstance(request.body.get("tools"), list):  # hosted tools would run on the operator's
+        native["tools"] = [t for t in request.body["tools"] if not hosted(t)]  # account, unbilled
     native["store"] = False
     return native
+
+
+# previous_response_id: the gateway expands it; service_tier: a priority tier is billed to the
+# operator at a higher rate than the gateway's prices.
+NOT_SENT_NATIVELY = frozenset({"previous_response_id", "service_tier"})
+
+
+def hosted(tool: Any) -> bool:
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    return isinstance(kind, str) and (kind in HOSTED_TOOLS or kind.startswith("web_search"))
 
 
 def check_fields(body: dict[str, Any]) -> None:
@@ -369,9 +383,11 @@ def tool_list(value: Any) -> list[Any]:
 
 def custom_tool_names(value: Any) -> frozenset[str]:
     return frozenset(
-        tool.get("name")
+        tool["name"]
         for tool in tool_list(value)
-        if isinstance(tool, dict) and tool.get("type") == "custom"
+        if isinstance(tool, dict)
+        and tool.get("type") == "custom"
+        and isinstance(tool.get("name"), str)
     )
 
 
@@ -406,7 +422,7 @@ def chat_tools(value: Any) -> list[dict[str, Any]]:
                 if isinstance(tool.get("strict"), bool):
                     function["strict"] = tool["strict"]
             tools.append({"type": "function", "function": function})
-        elif isinstance(kind, str) and (kind in HOSTED_TOOLS or kind.startswith("web_search")):
+        elif hosted(tool):
             continue
         elif kind is None:
             raise fault(f"{path}.type", "is required")
@@ -465,7 +481,7 @@ def reasoning_effort(reasoning: Any) -> str | None:
     effort = reasoning.get("effort")
     if effort is None or effort == "none":
         return None
-    if effort not in EFFORTS:
+    if not isinstance(effort, str) or effort not in EFFORTS:
         raise fault(
             "reasoning.effort", 'expected "none", "minimal", "low", "medium", "high" or "xhigh"'
         )

@@ -144,8 +144,16 @@ class ResponseShape:
         }
 
     def native(self, native: dict[str, Any]) -> dict[str, Any]:
-        """A native upstream's response object under the gateway's id and the called name."""
-        return {**native, "id": self.id, "model": self.model}
+        """A native upstream's response object under the gateway's id and the called name, and
+        what the client asked of the gateway (the upstream was sent store false and no
+        previous_response_id: the gateway keeps and expands them)."""
+        return {
+            **native,
+            "id": self.id,
+            "model": self.model,
+            "store": self.request.store,
+            "previous_response_id": self.request.body.get("previous_response_id"),
+        }
 
 
 # --- items --------------------------------------------------------------------------------------
