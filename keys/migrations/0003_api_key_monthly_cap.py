@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 null=True,
                 validators=[
                     django.core.validators.MinValueValidator(Decimal("0")),
-                    django.core.validators.MaxValueValidator(Decimal("1000000000")),
+                    django.core.validators.MaxValueValidator(Decimal("99999999")),
                 ],
                 verbose_name="monthly cap",
             ),
